@@ -1,0 +1,333 @@
+"""Streamlining: an nnabla graph becomes a chain of hardware layers with integer thresholds.
+
+Each binarized affine or convolution, together with the batch norm and BinaryTanh after it,
+becomes one :class:`~finngen.ir.MatrixLayer`: binarized weights in stream order and a
+per-channel integer threshold found from nnabla's own float32 arithmetic. The last matrix
+layer keeps its float32 tail as a host-side epilogue instead.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import ir
+from .epilogue import BatchNorm, Epilogue
+from .errors import ModelError
+from .thresholds import integer_thresholds
+
+MATRIX_OPS = ("BinaryConnectAffine", "BinaryConnectConvolution",
+              "BinaryWeightAffine", "BinaryWeightConvolution")
+SUPPORTED = MATRIX_OPS + ("BatchNormalization", "BinaryTanh", "MaxPooling", "Reshape")
+SUPPORTED_TEXT = ("supported: " + ", ".join(SUPPORTED) +
+                  "; convolutions with square kernels 1 to 7, stride 1 or 2, padding 0 to k//2, "
+                  "group 1, dilation 1; max pooling with kernel == stride and no padding")
+
+
+@dataclass(eq=False)
+class FunctionNote:
+    """What streamlining made of one nnabla function, for ``finngen inspect``."""
+    function: object
+    layer: object = None        # the hardware layer it became part of
+    error: str | None = None    # why it is not supported
+
+
+@dataclass(eq=False)
+class _Pending:
+    """A matrix layer whose batch norm and activation are still being read."""
+    function: object
+    weights: np.ndarray
+    kernel: int
+    stride: int
+    pad: int
+    in_shape: ir.Shape
+    out_shape: ir.Shape
+    in_type: ir.DataType
+    alpha: np.ndarray | None
+    bias: np.ndarray | None
+    bn: BatchNorm | None = None
+    pools: list = field(default_factory=list)   # MaxPooling before the BinaryTanh (commutes with it)
+    notes: list = field(default_factory=list)
+
+
+def streamline(graph, input_type: ir.DataType = ir.DataType(8)) -> ir.Network:
+    """Turn a :class:`~finngen.nnp.Graph` into an :class:`~finngen.ir.Network`.
+
+    ``input_type`` is the integer type of the model's input; a BinaryTanh on the input makes
+    the accelerator input bipolar instead. Raises :class:`ModelError` naming the first
+    function that cannot be mapped.
+    """
+    network, notes = analyse(graph, input_type)
+    failed = [n for n in notes if n.error]
+    if failed:
+        f = failed[0].function
+        raise ModelError(f"{graph.path}: {f.type} {f.name!r}: {failed[0].error}")
+    return network
+
+
+def analyse(graph, input_type: ir.DataType = ir.DataType(8)):
+    """Like :func:`streamline`, but return ``(network or None, notes per function)``."""
+    s = _Streamliner(graph, input_type)
+    try:
+        s.run()
+    except _Refusal as refusal:
+        s.fail(refusal.function, str(refusal))
+        return None, s.notes
+    return s.network, s.notes
+
+
+class _Refusal(Exception):
+    def __init__(self, function, message):
+        super().__init__(message)
+        self.function = function
+
+
+class _Streamliner:
+    def __init__(self, graph, input_type):
+        self.graph = graph
+        shape = graph.shapes[graph.input_name]
+        self.network = ir.Network(graph.network_name, ir.InputSpec(graph.input_name, shape, input_type))
+        self.shape = self.network.input.stream_shape
+        self.type = input_type
+        self.pending: _Pending | None = None
+        self.notes = [FunctionNote(f) for f in graph.functions]
+        self._note = {id(n.function): n for n in self.notes}
+
+    # -- walking the chain ----------------------------------------------------------------
+
+    def run(self):
+        current = self.graph.input_name
+        for function in self.graph.functions:
+            if current == self.graph.output_name:
+                break
+            if not function.inputs or function.inputs[0] != current:
+                raise _Refusal(function, f"branches off the main chain (it reads {function.inputs[:1]}, the "
+                                         f"chain is at {current!r}); finngen supports a single chain of layers")
+            if function.type not in SUPPORTED:
+                raise _Refusal(function, f"function type {function.type} is not supported ({SUPPORTED_TEXT})")
+            getattr(self, "_" + function.type)(function)
+            current = function.outputs[0]
+        if current != self.graph.output_name:
+            raise ModelError(f"{self.graph.path}: the chain of functions from {self.graph.input_name!r} never "
+                             f"reaches the output {self.graph.output_name!r}")
+        self._finish(last=True)
+        if not self.network.matrix_layers:
+            raise ModelError(f"{self.graph.path}: the network has no binarized affine or convolution layer "
+                             f"({SUPPORTED_TEXT})")
+        self.network.output = ir.OutputSpec(self.graph.output_name, self.graph.shapes[self.graph.output_name])
+
+    def fail(self, function, message):
+        self._note[id(function)].error = message
+
+    def _absorb(self, function, layer):
+        self._note[id(function)].layer = layer
+
+    def _param(self, function, name, shape=None):
+        if name not in self.graph.params:
+            raise _Refusal(function, f"its parameter {name!r} is missing from the file")
+        value = self.graph.params[name]
+        if value.dtype != np.float32:
+            raise _Refusal(function, f"its parameter {name!r} is {value.dtype}, not float32")
+        if shape is not None and value.size != int(np.prod(shape)):
+            raise _Refusal(function, f"its parameter {name!r} has shape {value.shape}, expected {tuple(shape)}")
+        if not np.all(np.isfinite(value)):
+            raise _Refusal(function, f"its parameter {name!r} holds NaN or Inf")
+        return value
+
+    # -- the functions ----------------------------------------------------------------------
+
+    def _matrix(self, function):
+        if self.pending is not None:
+            raise _Refusal(function, f"follows {self.pending.function.name!r} with no BinaryTanh between them; "
+                                     "hidden layers must end in BinaryTanh")
+        if not (self.type.bipolar or not self.network.matrix_layers):
+            raise _Refusal(function, "reads integer data that is not the model input")
+        p = function.param
+        if p.base_axis != 1:
+            raise _Refusal(function, f"base_axis {p.base_axis} is not supported (only 1)")
+        conv = function.type.endswith("Convolution")
+        binary_weight = function.type.startswith("BinaryWeight")
+        out_shape = ir.nchw_to_shape(self.graph.shapes[function.outputs[0]])
+        if conv:
+            kernel, stride, pad = self._conv_geometry(function, out_shape)
+            w = self._param(function, function.inputs[1], (out_shape.channels, self.shape.channels, kernel, kernel))
+            w = w.reshape(out_shape.channels, self.shape.channels, kernel, kernel)
+            # nnabla's (out, in, ky, kx) becomes the stream's (ky, kx, c) column order
+            columns = w.transpose(0, 2, 3, 1).reshape(out_shape.channels, -1)
+        else:
+            kernel, stride, pad = 1, 1, 0
+            fan_in = self.shape.size
+            w = self._param(function, function.inputs[1])
+            if w.ndim < 2 or w.shape[0] != fan_in or w.size != fan_in * out_shape.size:
+                raise _Refusal(function, f"its weight {function.inputs[1]!r} has shape {w.shape}, which does not "
+                                         f"match its input of {fan_in} and output of {out_shape.size} values")
+            out_shape = ir.Shape(1, 1, out_shape.size)
+            # nnabla flattens (C, H, W); the stream carries (H, W, C)
+            s = self.shape
+            columns = w.reshape(s.channels, s.height, s.width, -1).transpose(3, 1, 2, 0).reshape(-1, fan_in)
+        weights = self._binarize(function, columns)
+        extra = function.inputs[3:]
+        alpha = None
+        if binary_weight:
+            # nnabla recomputes alpha = mean |W| per output channel on every forward pass
+            alpha = np.abs(columns).mean(axis=1, dtype=np.float32)
+            extra = extra[1:]
+        bias = self._param(function, extra[0], (out_shape.channels,)).reshape(-1) if extra else None
+        # A fully connected layer reads the stream as one pixel whose channels are all values.
+        in_shape = self.shape if conv else ir.Shape(1, 1, self.shape.size)
+        self.pending = _Pending(function, weights, kernel, stride, pad, in_shape, out_shape, self.type,
+                                alpha, bias)
+        self.pending.notes.append(function)
+        self.shape = out_shape
+
+    _BinaryConnectAffine = _BinaryConnectConvolution = _matrix
+    _BinaryWeightAffine = _BinaryWeightConvolution = _matrix
+
+    def _conv_geometry(self, function, out_shape):
+        p = function.param
+        if len(self.graph.shapes[function.inputs[0]]) != 3:
+            raise _Refusal(function, "its input is not an image (C, H, W)")
+        kernel = tuple(self.graph.params.get(function.inputs[1], np.zeros((0, 0, 0, 0))).shape[2:])
+        pad, stride, dilation = tuple(p.pad.dim), tuple(p.stride.dim), tuple(p.dilation.dim)
+        if len(kernel) != 2 or kernel[0] != kernel[1] or not 1 <= kernel[0] <= 7:
+            raise _Refusal(function, f"kernel {kernel} is not supported (square, 1 to 7)")
+        k = kernel[0]
+        if len(set(stride)) != 1 or stride[0] not in (1, 2):
+            raise _Refusal(function, f"stride {stride} is not supported (1 or 2, the same in both directions)")
+        if len(set(pad)) != 1 or not 0 <= pad[0] <= k // 2:
+            raise _Refusal(function, f"padding {pad} is not supported (0 to {k // 2}, the same on all sides)")
+        if set(dilation) != {1}:
+            raise _Refusal(function, f"dilation {dilation} is not supported (only 1)")
+        if p.group != 1:
+            raise _Refusal(function, f"group {p.group} is not supported (only 1)")
+        expected = [(n + 2 * pad[0] - k) // stride[0] + 1 for n in (self.shape.height, self.shape.width)]
+        if [out_shape.height, out_shape.width] != expected:
+            raise _Refusal(function, f"its output shape {out_shape} does not follow from its input {self.shape}")
+        return k, stride[0], pad[0]
+
+    def _binarize(self, function, w):
+        """W > 0 is +1, W < 0 is -1, W == 0 is quantize_zero_to; the stored Wb may be stale."""
+        zeros = w == 0
+        if zeros.any():
+            q = function.param.quantize_zero_to
+            if q not in (1.0, -1.0):
+                raise _Refusal(function, f"quantize_zero_to is {q} and {int(zeros.sum())} weights are exactly 0: "
+                                         "that makes ternary weights; only quantize_zero_to = +1 or -1 is supported")
+            return np.where(zeros, q > 0, w > 0)
+        return w > 0
+
+    def _BatchNormalization(self, function):
+        p = function.param
+        pending = self.pending
+        if pending is None or pending.bn is not None:
+            raise _Refusal(function, "only a batch norm directly after a binarized affine or convolution is supported")
+        if pending.pools:
+            raise _Refusal(function, "a batch norm after max pooling is not supported; pool after BinaryTanh")
+        if p is not None and p.batch_stat:
+            raise _Refusal(function, "batch_stat is true (training mode); save the inference graph "
+                                     "(batch_stat=False)")
+        if p is None or list(p.axes) != [1]:
+            raise _Refusal(function, f"axes {list(p.axes) if p else None} are not supported (only [1], the channels)")
+        c = self.shape.channels
+        names = list(function.inputs[1:])
+        beta = np.zeros(c, np.float32) if p.no_bias else self._param(function, names.pop(0), (c,)).reshape(-1)
+        gamma = np.ones(c, np.float32) if p.no_scale else self._param(function, names.pop(0), (c,)).reshape(-1)
+        if len(names) != 2:
+            raise _Refusal(function, "expected inputs x, beta, gamma, mean, var")
+        mean = self._param(function, names[0], (c,)).reshape(-1)
+        var = self._param(function, names[1], (c,)).reshape(-1)
+        if np.any(var < 0):
+            raise _Refusal(function, f"its variance {names[1]!r} is negative in channel {int(np.argmax(var < 0))}")
+        pending.bn = BatchNorm(mean, var, gamma, beta, np.float32(p.eps))
+        pending.notes.append(function)
+
+    def _BinaryTanh(self, function):
+        if self.pending is not None:
+            self._finish(last=False)
+            layer = self.network.layers[-1]
+            self._absorb(function, layer)
+        elif self.type.bipolar:
+            self._absorb(function, self.network.layers[-1] if self.network.layers else None)
+        elif not self.network.layers:
+            # The host binarizes the input; nothing before this changes a value's sign.
+            self.network.input.binarize = True
+            self.network.input.stream_type = ir.BIPOLAR
+            self.type = ir.BIPOLAR
+        else:
+            raise _Refusal(function, "BinaryTanh on integer data inside the network is not supported")
+
+    def _MaxPooling(self, function):
+        p = function.param
+        kernel, stride, pad = tuple(p.kernel.dim), tuple(p.stride.dim), tuple(p.pad.dim)
+        if len(kernel) != 2 or len(set(kernel)) != 1 or kernel != stride:
+            raise _Refusal(function, f"kernel {kernel} with stride {stride} is not supported "
+                                     "(square kernel equal to the stride)")
+        if any(pad) or not p.ignore_border or p.channel_last:
+            raise _Refusal(function, "padding, ignore_border=False and channel_last are not supported")
+        if len(self.graph.shapes[function.inputs[0]]) != 3:
+            raise _Refusal(function, "its input is not an image (C, H, W)")
+        k = kernel[0]
+        out_shape = ir.Shape(self.shape.height // k, self.shape.width // k, self.shape.channels)
+        if self.pending is not None:
+            self.pending.pools.append((function, k, out_shape))
+            self.pending.notes.append(function)
+        else:
+            layer = ir.PoolLayer(function.name, self.shape, out_shape, k, self.type)
+            self.network.layers.append(layer)
+            self._absorb(function, layer)
+        self.shape = out_shape
+
+    def _Reshape(self, function):
+        out = self.graph.shapes[function.outputs[0]]
+        if int(np.prod(out)) != self.shape.size:
+            raise _Refusal(function, f"reshapes {self.shape.size} values to {out}")
+        if len(out) == 3 and ir.nchw_to_shape(out) != self.shape:
+            raise _Refusal(function, f"reshaping to the image {out} is not supported (only flattening)")
+        layer = self.network.layers[-1] if self.network.layers else None
+        if self.pending is not None:
+            self.pending.notes.append(function)
+        else:
+            self._absorb(function, layer)
+
+    # -- closing a matrix layer ------------------------------------------------------------
+
+    def _finish(self, last):
+        pending = self.pending
+        if pending is None:
+            return
+        self.pending = None
+        epilogue = Epilogue(pending.alpha, pending.bias, pending.bn)
+        lo, hi = _sum_range(pending.weights, pending.in_type)
+        layer = ir.MatrixLayer(
+            name=pending.function.name, op=pending.function.type,
+            in_shape=pending.in_shape, out_shape=pending.out_shape,
+            kernel=pending.kernel, stride=pending.stride, pad=pending.pad,
+            in_type=pending.in_type, weights=pending.weights, epilogue=epilogue,
+            acc_min=int(lo.min()), acc_max=int(hi.max()))
+        if last:
+            if pending.pools:
+                f = pending.pools[0][0]
+                raise _Refusal(f, "max pooling of the last layer's scores is not supported")
+        else:
+            layer.threshold, layer.invert = integer_thresholds(epilogue, lo, hi)
+        self.network.layers.append(layer)
+        for f in pending.notes:
+            self._absorb(f, layer)
+        for f, k, out_shape in pending.pools:
+            # BinaryTanh is monotone, so it commutes with max: pool the bits after thresholding.
+            pool = ir.PoolLayer(f.name, self.network.layers[-1].out_shape, out_shape, k, ir.BIPOLAR)
+            self.network.layers.append(pool)
+            self._absorb(f, pool)
+        self.type = self.network.layers[-1].out_type
+
+
+def _sum_range(weights, in_type):
+    """Per channel, the least and greatest s = sum w * x over inputs of ``in_type``.
+
+    Padding taps contribute 0, which lies within each tap's range, so the bounds hold with
+    padding too."""
+    positive = weights.sum(axis=1).astype(np.int64)
+    negative = weights.shape[1] - positive
+    hi = positive * in_type.max - negative * in_type.min
+    lo = positive * in_type.min - negative * in_type.max
+    return lo, hi
