@@ -7,6 +7,7 @@ memory: a user's model file may be truncated or hostile.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -51,7 +52,9 @@ class Graph:
 
 
 def _pb():
-    # Imported late: nnabla prints its start-up banner and takes ~1 s to import.
+    # Imported late (nnabla takes ~1 s to import), and without the INFO banner it logs on
+    # start-up: finngen's stderr is for the user's errors.
+    logging.getLogger("nnabla").setLevel(logging.WARNING)
     from nnabla.utils import nnabla_pb2
     return nnabla_pb2
 

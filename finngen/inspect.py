@@ -1,0 +1,60 @@
+"""``finngen inspect``: the layers of a model as finngen understands them."""
+from . import ir
+from .streamline import analyse
+
+
+def describe(graph, input_type) -> str:
+    """A table of the model's functions with shapes, geometry, bit widths and support."""
+    network, notes = analyse(graph, input_type)
+    rows = [("function", "name", "input", "output", "fan-in", "k/s/p", "bits in->out", "supported")]
+    failed = False
+    for note in notes:
+        f = note.function
+        layer = note.layer
+        shape_in = _shape(graph, f.inputs[0]) if f.inputs else "-"
+        shape_out = _shape(graph, f.outputs[0]) if f.outputs else "-"
+        fan_in = geometry = bits = ""
+        if isinstance(layer, ir.MatrixLayer) and f.name == layer.name:
+            fan_in = str(layer.fan_in)
+            geometry = f"{layer.kernel}/{layer.stride}/{layer.pad}"
+            bits = f"{layer.in_type}->{'acc' + str(layer.acc_bits) if layer.threshold is None else 'bipolar'}"
+        elif isinstance(layer, ir.PoolLayer) and f.name == layer.name:
+            geometry = f"{layer.kernel}/{layer.kernel}/0"
+            bits = f"{layer.in_type}->{layer.out_type}"
+        if note.error:
+            status, failed = "no: " + note.error, True
+        elif failed:
+            status = "not checked"
+        else:
+            status = "yes"
+        rows.append((f.type, f.name, shape_in, shape_out, fan_in, geometry, bits, status))
+    lines = [f"model: {graph.path}", f"network: {graph.network_name}  input: {graph.input_name} "
+             f"{_shape(graph, graph.input_name)}  output: {graph.output_name} {_shape(graph, graph.output_name)}",
+             ""]
+    lines += _table(rows)
+    if network is not None:
+        lines += ["", _summary(network)]
+    return "\n".join(lines)
+
+
+def _summary(network: ir.Network) -> str:
+    spec = network.input
+    source = "binarized on the host" if spec.binarize else "integers"
+    matrices = network.matrix_layers
+    macs = sum(m.macs_per_frame for m in matrices)
+    return (f"accelerator input: {spec.stream_type} ({source}), {len(matrices)} matrix layers, "
+            f"{len(network.layers) - len(matrices)} pooling layers, {macs:,} binary MACs per frame; "
+            f"supported: yes")
+
+
+def _shape(graph, name):
+    shape = graph.shapes.get(name)
+    return "x".join(map(str, shape)) if shape else "?"
+
+
+def _table(rows):
+    widths = [max(len(str(r[i])) for r in rows[:]) for i in range(len(rows[0]) - 1)]
+    out = []
+    for r in rows:
+        out.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) + "  " + str(r[-1]))
+    return out

@@ -1,0 +1,123 @@
+"""Seeded random binarized nnabla models that exercise every corner of the semantics.
+
+Each model is built with nnabla's parametric functions, its parameters overwritten with values
+chosen to hit the hard cases (negative and zero gamma, exact ties, W == 0, odd channel counts),
+saved as a real .nnp file and run by nnabla itself for the expected output.
+"""
+from dataclasses import dataclass
+
+import nnabla as nn
+import nnabla.functions as F
+import nnabla.parametric_functions as PF
+import numpy as np
+
+from nnp_files import forward_saved
+from nnp_io import save_nnp
+
+
+@dataclass
+class Options:
+    conv: bool = True
+    binary_weight: bool = False
+    binarize_input: bool = False
+    input_bits: int = 8
+    input_signed: bool = False
+    parameter_format: str = ".h5"
+
+
+def build(rng, opts: Options):
+    """Build a random graph in the global parameter scope; return (x, y)."""
+    nn.clear_parameters()
+    affine = PF.binary_weight_affine if opts.binary_weight else PF.binary_connect_affine
+    conv = PF.binary_weight_convolution if opts.binary_weight else PF.binary_connect_convolution
+    if opts.conv:
+        shape = (int(rng.integers(1, 4)), int(rng.integers(5, 10)), int(rng.integers(5, 10)))
+    else:
+        shape = (int(rng.integers(5, 40)),)
+    x = nn.Variable((1,) + shape)
+    h = F.binary_tanh(x) if opts.binarize_input else x
+    n = 0
+    if opts.conv:
+        for i in range(int(rng.integers(1, 3))):
+            k = int(rng.choice([1, 2, 3, 5]))
+            pad = int(rng.integers(0, k // 2 + 1))
+            stride = int(rng.choice([1, 2]))
+            if min(h.shape[2:]) + 2 * pad < k:
+                k, pad = 1, 0
+            h = conv(h, int(rng.choice([3, 5, 7, 8])), (k, k), pad=(pad, pad), stride=(stride, stride),
+                     with_bias=bool(rng.integers(2)), name=f"conv{i}")
+            h = PF.batch_normalization(h, batch_stat=False, name=f"bn{i}")
+            pool_first = rng.integers(3) == 0 and min(h.shape[2:]) >= 2
+            if pool_first:
+                h = F.max_pooling(h, (2, 2))
+            h = F.binary_tanh(h)
+            if not pool_first and rng.integers(2) and min(h.shape[2:]) >= 2:
+                h = F.max_pooling(h, (2, 2))
+            n += 1
+    for i in range(int(rng.integers(0, 2))):
+        h = affine(h, int(rng.choice([5, 9, 13])), name=f"fc{i}")
+        h = PF.batch_normalization(h, batch_stat=False, name=f"fcbn{i}")
+        h = F.binary_tanh(h)
+    h = affine(h, int(rng.integers(2, 11)), with_bias=bool(rng.integers(2)), name="last")
+    if rng.integers(3):
+        h = PF.batch_normalization(h, batch_stat=False, name="lastbn")
+    _randomize(rng, opts)
+    return x, h
+
+
+def _randomize(rng, opts):
+    """Overwrite parameters with values that hit the hard cases of nnabla's arithmetic."""
+    for name, p in nn.get_parameters(grad_only=False).items():
+        shape = p.shape
+        if name.endswith("/W"):
+            w = rng.normal(size=shape).astype(np.float32)
+            w[rng.random(shape) < 0.1] = 0.0
+            w[rng.random(shape) < 0.05] = -0.0
+            p.d = w
+        elif name.endswith("/b"):
+            b = rng.normal(scale=2.0, size=shape).astype(np.float32)
+            b[rng.random(shape) < 0.4] = 0.0
+            p.d = b
+        elif name.endswith("/mean"):
+            m = rng.normal(scale=2.0, size=shape)
+            # Exact ties (integer mean, zero bias and beta) are reproducible only for BinaryConnect:
+            # BinaryWeight's float GEMM leaves rounding noise where the integer sum is exact.
+            ties = rng.random(shape) < (0.0 if opts.binary_weight else 0.4)
+            p.d = np.where(ties, np.round(m), m).astype(np.float32)
+        elif name.endswith("/var"):
+            p.d = rng.uniform(0.1, 30.0, size=shape).astype(np.float32)
+        elif name.endswith("/gamma"):
+            g = rng.normal(size=shape).astype(np.float32)
+            g[rng.random(shape) < 0.1] = 0.0
+            p.d = g
+        elif name.endswith("/beta"):
+            b = rng.normal(scale=0.5, size=shape).astype(np.float32)
+            b[rng.random(shape) < 0.5] = 0.0
+            p.d = b
+
+
+def _input_range(opts):
+    if opts.input_signed:
+        return -(1 << (opts.input_bits - 1)), (1 << (opts.input_bits - 1)) - 1
+    return 0, (1 << opts.input_bits) - 1
+
+
+def inputs(rng, x_shape, opts, count=64):
+    """Random inputs in the model's input range (with exact zeros and -0.0 for binarized ones)."""
+    shape = (count,) + tuple(x_shape[1:])
+    if opts.binarize_input:
+        x = rng.normal(size=shape).astype(np.float32)
+        x[rng.random(shape) < 0.2] = 0.0
+        x[rng.random(shape) < 0.1] = -0.0
+        return x
+    lo, hi = _input_range(opts)
+    return rng.integers(lo, hi + 1, size=shape).astype(np.float32)
+
+
+def make(seed, path, opts: Options, count=64):
+    """Build and save a random model; return (input images, nnabla's output for them)."""
+    rng = np.random.default_rng(seed)
+    x, y = build(rng, opts)
+    save_nnp(path, "random", x, y, parameter_format=opts.parameter_format)
+    images = inputs(rng, x.shape, opts, count)
+    return images, forward_saved(path, "random", images)

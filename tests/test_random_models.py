@@ -1,0 +1,43 @@
+"""finngen run equals nnabla's forward pass on many seeded random models."""
+import numpy as np
+import pytest
+
+import modelgen
+from finngen import cli
+
+CASES = [
+    # seed, options
+    *[(s, modelgen.Options(conv=True, input_bits=1 + s % 8, input_signed=bool(s % 2),
+                           parameter_format=(".h5", ".protobuf")[s % 2])) for s in range(16)],
+    *[(100 + s, modelgen.Options(conv=False, input_bits=1 + s % 8, input_signed=bool(s % 3 == 0)))
+      for s in range(8)],
+    *[(200 + s, modelgen.Options(conv=bool(s % 2), binarize_input=True)) for s in range(6)],
+]
+
+
+@pytest.mark.parametrize("seed,opts", CASES, ids=[f"seed{s}" for s, _ in CASES])
+def test_binary_connect_equals_nnabla_bit_for_bit(tmp_path, seed, opts):
+    model = tmp_path / "m.nnp"
+    images, expected = modelgen.make(seed, model, opts)
+    np.save(tmp_path / "x.npy", images)
+    argv = ["run", str(model), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"),
+            "--input-bits", str(opts.input_bits)] + (["--input-signed"] if opts.input_signed else [])
+    assert cli.main(argv) == 0
+    got = np.load(tmp_path / "y.npy")
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    mismatch = np.argwhere(got.view(np.uint32) != expected.view(np.uint32))
+    assert mismatch.size == 0, f"first mismatch at {mismatch[0]}: {got[tuple(mismatch[0])]} != " \
+                               f"{expected[tuple(mismatch[0])]}"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_binary_weight_within_float32_rounding(tmp_path, seed):
+    opts = modelgen.Options(conv=bool(seed % 2), binary_weight=True, input_bits=4)
+    model = tmp_path / "m.nnp"
+    images, expected = modelgen.make(300 + seed, model, opts)
+    from finngen import host, nnp
+    from finngen.ir import DataType
+    from finngen.streamline import streamline
+    got = host.run_golden(streamline(nnp.read(model), DataType(4)), images)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    assert np.array_equal(got.argmax(axis=1), expected.argmax(axis=1))
