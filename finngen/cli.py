@@ -80,9 +80,8 @@ def _inspect(args):
 def _run(args):
     from . import host, nnp
     from .streamline import streamline
-    input_type = _input_type(args)
+    network = streamline(nnp.read(args.model), _input_type(args))
     x = load_array(args.input)
-    network = streamline(nnp.read(args.model), input_type)
     y = host.run_golden(network, x)
     save_array(args.output, y)
     print(f"wrote {args.output}: {y.shape[0]} images, output {y.shape[1:]} float32 ({args.backend})",

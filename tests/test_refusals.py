@@ -1,0 +1,105 @@
+"""Every unsupported construct is refused with its function type, its name and what is supported."""
+import nnabla as nn
+import nnabla.functions as F
+import nnabla.parametric_functions as PF
+import numpy as np
+import pytest
+
+from finngen import cli
+from finngen.errors import ModelError
+from nnp_io import save_nnp
+
+
+def _conv_model(**conv_args):
+    def build(x):
+        return PF.binary_connect_convolution(x, 4, **conv_args, name="c")
+    return build
+
+
+def _chain(*steps):
+    def build(x):
+        h = x
+        for step in steps:
+            h = step(h)
+        return h
+    return build
+
+
+def _bc_fc(n, name):
+    return lambda h: PF.binary_connect_affine(h, n, name=name)
+
+
+def _bn(name, **kw):
+    return lambda h: PF.batch_normalization(h, batch_stat=False, name=name, **kw)
+
+
+def _grouped_conv(x):
+    # PF.binary_connect_convolution creates ungrouped weights for group > 1: build it by hand
+    w = nn.parameter.get_parameter_or_create("g/W", (4, 1, 3, 3), need_grad=True)
+    wb = nn.parameter.get_parameter_or_create("g/Wb", (4, 1, 3, 3), need_grad=False)
+    w.d = np.random.default_rng(0).normal(size=w.shape)
+    return F.binary_connect_convolution(x, w, wb, group=2)
+
+
+def _zero_weights(q):
+    def build(x):
+        h = PF.binary_connect_affine(x, 4, name="z", quantize_zero_to=q)
+        nn.get_parameters()["z/bicon_affine/W"].d[0, 0] = 0.0
+        return h
+    return build
+
+
+REFUSALS = {
+    "relu": (lambda x: F.relu(PF.binary_connect_affine(x, 4, name="a")),
+             ["ReLU", "is not supported", "supported: BinaryConnectAffine"]),
+    "plain_affine": (lambda x: PF.affine(x, 4, name="a"), ["Affine", "is not supported"]),
+    "kernel_9": (_conv_model(kernel=(9, 9), pad=(2, 2)), ["BinaryConnectConvolution", "kernel (9, 9)", "1 to 7"]),
+    "kernel_rect": (_conv_model(kernel=(3, 1)), ["kernel (3, 1)", "square"]),
+    "stride_3": (_conv_model(kernel=(3, 3), stride=(3, 3)), ["stride (3, 3)", "1 or 2"]),
+    "pad_too_big": (_conv_model(kernel=(3, 3), pad=(2, 2)), ["padding (2, 2)", "0 to 1"]),
+    "pad_uneven": (_conv_model(kernel=(5, 5), pad=(1, 2)), ["padding (1, 2)"]),
+    "dilation": (_conv_model(kernel=(3, 3), dilation=(2, 2)), ["dilation (2, 2)"]),
+    "group": (lambda x: _grouped_conv(x), ["group 2"]),
+    "pool_overlap": (lambda x: F.max_pooling(F.binary_tanh(_conv_model(kernel=(1, 1))(x)), (2, 2), (1, 1)),
+                     ["MaxPooling", "kernel (2, 2) with stride (1, 1)"]),
+    "pool_pad": (lambda x: F.max_pooling(F.binary_tanh(_conv_model(kernel=(1, 1))(x)), (2, 2), pad=(1, 1)),
+                 ["MaxPooling", "padding"]),
+    "pool_border": (lambda x: F.max_pooling(F.binary_tanh(_conv_model(kernel=(1, 1))(x)), (2, 2),
+                                            ignore_border=False), ["ignore_border=False"]),
+    "bn_training": (_chain(_bc_fc(4, "a"), lambda h: PF.batch_normalization(h, batch_stat=True, name="b")),
+                    ["BatchNormalization", "batch_stat is true"]),
+    "bn_after_pool": (_chain(_conv_model(kernel=(1, 1)), lambda h: F.max_pooling(h, (2, 2)), _bn("b")),
+                      ["BatchNormalization", "after max pooling"]),
+    "no_tanh_between": (_chain(_bc_fc(4, "a"), _bn("b"), _bc_fc(3, "c")),
+                        ["BinaryConnectAffine", "no BinaryTanh between"]),
+    "ternary": (_zero_weights(0.0), ["quantize_zero_to is 0.0", "ternary"]),
+    "pool_on_scores": (_chain(_conv_model(kernel=(1, 1)), lambda h: F.max_pooling(h, (2, 2))),
+                       ["max pooling of the last layer's scores"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_refusal_names_function_and_support(tmp_path, capsys, case):
+    build, phrases = REFUSALS[case]
+    nn.clear_parameters()
+    x = nn.Variable((1, 2, 6, 6))
+    path = save_nnp(tmp_path / "m.nnp", "refused", x, build(x))
+    np.save(tmp_path / "x.npy", np.zeros((1, 2, 6, 6), np.float32))
+    code = cli.main(["run", str(path), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy")])
+    err = capsys.readouterr().err
+    assert code == ModelError.exit_code
+    assert err.count("\n") == 1 and err.startswith("finngen: error: ")
+    for phrase in phrases:
+        assert phrase in err
+    assert "'@refused/" in err, "the message names the function in the graph"
+    assert not (tmp_path / "y.npy").exists()
+
+
+def test_inspect_marks_the_unsupported_function(tmp_path, capsys):
+    nn.clear_parameters()
+    x = nn.Variable((1, 2, 6, 6))
+    path = save_nnp(tmp_path / "m.nnp", "refused", x, F.relu(F.binary_tanh(_conv_model(kernel=(3, 3))(x))))
+    assert cli.main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "ReLU" in out and "no: function type ReLU is not supported" in out
+    assert "BinaryConnectConvolution" in out and "yes" in out
