@@ -1,0 +1,50 @@
+"""The shipped example models: finngen's output equals nnabla's, and the digits models are accurate."""
+import numpy as np
+import pytest
+
+from digits_data import load_split
+from examples_models import MODELS
+from finngen import host, nnp
+from finngen.ir import DataType
+from finngen.streamline import streamline
+from nnp_files import forward_saved
+
+EXAMPLES = {
+    # model file: (network name, input type, images)
+    "digits_mlp.nnp": "digits",
+    "digits_cnn.nnp": "digits",
+    "lfc_w1a1.nnp": "random_signed",
+    "cnv_w1a1.nnp": "random_uint8",
+}
+
+
+def _images(kind, shape, count):
+    if kind == "digits":
+        return load_split()[2][:count]
+    rng = np.random.default_rng(1)
+    if kind == "random_signed":   # LFC binarizes its input on the host: any float, zeros included
+        x = rng.normal(size=(count,) + shape).astype(np.float32)
+        x[rng.random(x.shape) < 0.1] = 0.0
+        return x
+    return rng.integers(0, 256, (count,) + shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_equals_nnabla_bit_for_bit(name):
+    path = MODELS / name
+    graph = nnp.read(path)
+    network = streamline(graph, DataType(8))
+    count = 8 if name.startswith("cnv") else 64
+    images = _images(EXAMPLES[name], graph.shapes[graph.input_name], count)
+    got = host.run_golden(network, images)
+    expected = forward_saved(path, graph.network_name, images)
+    assert got.dtype == expected.dtype == np.float32
+    assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))
+
+
+@pytest.mark.parametrize("name", ["digits_mlp.nnp", "digits_cnn.nnp"])
+def test_digits_models_reach_95_percent(name):
+    _, _, images, labels = load_split()
+    network = streamline(nnp.read(MODELS / name), DataType(8))
+    accuracy = (host.run_golden(network, images).argmax(axis=1) == labels).mean()
+    assert accuracy >= 0.95
