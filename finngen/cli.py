@@ -39,6 +39,7 @@ def _parser():
     q.add_argument("--backend", choices=["golden"], default="golden",
                    help="golden: the exact integer model (default)")
     model_options(q)
+    sub.add_parser("boards", help="list the boards finngen knows")
     return p
 
 
@@ -115,7 +116,17 @@ def save_array(path, array):
         raise
 
 
-_COMMANDS = {"inspect": _inspect, "run": _run}
+def _boards(args):
+    from . import boards
+    rows = [boards.load(name) for name in boards.known()]
+    print(f"{'board':<12} {'part':<22} {'ps':<17} {'clock':>7} {'LUT':>8} {'FF':>8} {'BRAM36':>7} {'DSP':>6}")
+    for b in rows:
+        r = b.resources
+        print(f"{b.name:<12} {b.part:<22} {b.ps:<17} {b.clock_mhz:>4g} MHz {r['lut']:>8} {r['ff']:>8} "
+              f"{r['bram36']:>7} {r['dsp']:>6}")
+
+
+_COMMANDS = {"inspect": _inspect, "run": _run, "boards": _boards}
 
 if __name__ == "__main__":
     sys.exit(main())
