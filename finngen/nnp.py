@@ -148,14 +148,21 @@ def _proto_parameters(message, path: Path, member: str) -> dict:
 def _read_h5(data: bytes, path: Path) -> dict:
     import h5py
     params = {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            if obj.size * obj.dtype.itemsize > MAX_MEMBER_BYTES:
+                raise ModelError(f"{path}: parameter {name!r} claims {obj.shape} values, more than any model "
+                                 "that fits an FPGA; refusing to read it")
+            params[name] = np.asarray(obj[()])
+
     try:
         with h5py.File(io.BytesIO(data), "r") as h5:
-            def visit(name, obj):
-                if isinstance(obj, h5py.Dataset):
-                    params[name] = np.asarray(obj[()])
             h5.visititems(visit)
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        raise ModelError(f"{path}: parameter.h5 is malformed ({e})")
+    except ModelError:
+        raise
+    except Exception as e:  # h5py reports a damaged file through many exception types
+        raise ModelError(f"{path}: parameter.h5 is malformed ({type(e).__name__}: {e})")
     return params
 
 
@@ -184,7 +191,17 @@ def _graph(proto, params: dict, path: Path) -> Graph:
     for name in (input_name, output_name):
         if name not in shapes:
             raise ModelError(f"{path}: variable {name!r} is not declared in network {network.name!r}")
+    for name, shape in shapes.items():
+        if any(d <= 0 for d in shape):
+            raise ModelError(f"{path}: variable {name!r} has the impossible shape {shape}")
     functions = [Function(f.name, f.type, list(f.input), list(f.output), _param_of(f)) for f in network.function]
+    for f in functions:
+        if not f.inputs or not f.outputs:
+            raise ModelError(f"{path}: function {f.name!r} ({f.type}) has no input or no output")
+        undeclared = [v for v in f.inputs + f.outputs if v not in shapes]
+        if undeclared:
+            raise ModelError(f"{path}: function {f.name!r} ({f.type}) uses variable {undeclared[0]!r}, which "
+                             f"network {network.name!r} does not declare")
     return Graph(str(path), network.name, input_name, output_name, shapes, functions, params)
 
 
