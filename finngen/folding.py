@@ -1,0 +1,108 @@
+"""Folding: how much parallelism each layer gets, and what that costs in cycles.
+
+A matrix layer's folding is (PE, SIMD): PE output channels and SIMD input elements per cycle.
+PE divides the output channels; SIMD divides the fan-in and, for a convolution, the input
+channels (the sliding window hands out SIMD channels of one tap per beat). Every other stage
+takes its width from its neighbours: a pool runs at the PE of the layer before it.
+
+The cycle counts here are the hardware's own (``finngen.hw``), so the prediction and the RTL
+agree by construction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from . import ir
+from .errors import UsageError
+
+
+@dataclass(frozen=True)
+class Fold:
+    pe: int
+    simd: int
+
+
+def divisors(n: int) -> list:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def legal_simd(layer: ir.MatrixLayer) -> list:
+    if layer.is_conv:
+        return divisors(layer.in_shape.channels)
+    return divisors(layer.fan_in)
+
+
+def check(layer: ir.MatrixLayer, fold: Fold):
+    """Raise :class:`UsageError` unless ``fold`` is legal for ``layer``."""
+    if fold.pe not in divisors(layer.out_channels):
+        raise UsageError(f"layer {layer.name!r}: PE {fold.pe} does not divide its {layer.out_channels} output channels",
+                         fix=f"choose PE from {divisors(layer.out_channels)}")
+    if fold.simd not in legal_simd(layer):
+        what = f"its {layer.in_shape.channels} input channels" if layer.is_conv else f"its fan-in {layer.fan_in}"
+        raise UsageError(f"layer {layer.name!r}: SIMD {fold.simd} does not divide {what}",
+                         fix=f"choose SIMD from {legal_simd(layer)}")
+
+
+def matrix_cycles(layer: ir.MatrixLayer, fold: Fold) -> int:
+    """Cycles per frame of the matrix-vector-threshold unit: (MH/PE)(MW/SIMD) per output pixel."""
+    return layer.out_shape.pixels * (layer.out_channels // fold.pe) * (layer.fan_in // fold.simd)
+
+
+def window_cycles(layer: ir.MatrixLayer, fold: Fold) -> int:
+    """Cycles per frame of the sliding window unit: it reads each input beat once and writes
+    each window beat once, at most one of each per cycle."""
+    per_pixel = layer.in_shape.channels // fold.simd
+    return max(layer.in_shape.pixels * per_pixel, layer.out_shape.pixels * layer.fan_in // fold.simd)
+
+
+def pool_cycles(layer: ir.PoolLayer, lanes: int) -> int:
+    return layer.in_shape.pixels * layer.in_shape.channels // lanes
+
+
+def candidates(layer: ir.MatrixLayer) -> list:
+    """Every legal fold of ``layer``, slowest first."""
+    folds = [Fold(pe, simd) for pe in divisors(layer.out_channels) for simd in legal_simd(layer)]
+    return sorted(folds, key=lambda f: (-matrix_cycles(layer, f), f.pe * f.simd, f.simd))
+
+
+# -- folding files ------------------------------------------------------------------------------
+
+def dump(network: ir.Network, folds: dict) -> str:
+    """The folding file: ``layers: {name: {pe: P, simd: S}}`` in network order."""
+    lines = ["# finngen folding: PE (output channels per cycle) and SIMD (inputs per cycle) per layer",
+             "layers:"]
+    for layer in network.matrix_layers:
+        f = folds[layer.name]
+        lines.append(f"  {yaml.safe_dump(layer.name).strip().removesuffix('...').strip()}: "
+                     f"{{pe: {f.pe}, simd: {f.simd}}}")
+    return "\n".join(lines) + "\n"
+
+
+def load(path, network: ir.Network) -> dict:
+    """Read a folding file for ``network``; every layer must be named, with a legal fold."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such folding file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise UsageError(f"{path}: not valid YAML ({e})".replace("\n", " "))
+    entries = data.get("layers") if isinstance(data, dict) else None
+    if not isinstance(entries, dict):
+        raise UsageError(f"{path}: a folding file holds 'layers:' mapping each layer name to {{pe: P, simd: S}}")
+    names = [layer.name for layer in network.matrix_layers]
+    unknown = [k for k in entries if k not in names]
+    if unknown:
+        raise UsageError(f"{path}: no layer named {unknown[0]!r} in the model", fix=f"layers: {', '.join(names)}")
+    folds = {}
+    for layer in network.matrix_layers:
+        entry = entries.get(layer.name)
+        if not (isinstance(entry, dict) and isinstance(entry.get("pe"), int) and isinstance(entry.get("simd"), int)):
+            raise UsageError(f"{path}: layer {layer.name!r} needs {{pe: P, simd: S}} with integers, not {entry!r}")
+        fold = Fold(entry["pe"], entry["simd"])
+        check(layer, fold)
+        folds[layer.name] = fold
+    return folds
