@@ -77,9 +77,10 @@ def parse(text: str, where: str) -> Board:
             fail(key, f"must be {what}, not {value!r}")
         return value
 
-    unknown = set(data) - {"name", "description", "part", "ps", "clock_mhz", "dma_width_bits", "resources"}
+    allowed = ("name", "description", "part", "ps", "clock_mhz", "dma_width_bits", "resources")
+    unknown = [key for key in data if key not in allowed]
     if unknown:
-        fail(sorted(unknown)[0], "is not a board key")
+        fail(str(unknown[0]), f"is not a board key (the keys are: {', '.join(allowed)})")
     name = get("name", str, bool, "a non-empty string")
     part = get("part", str, bool, "an FPGA part number such as xc7z020clg400-1")
     ps = get("ps", str, lambda v: v in PS_KINDS, f"one of {', '.join(PS_KINDS)}")
@@ -99,7 +100,7 @@ def _line(root, key) -> int:
         if not isinstance(node, yaml.MappingNode):
             break
         for k, v in node.value:
-            if k.value == part:
+            if str(k.value) == part:
                 node, line = v, k.start_mark.line + 1
                 break
         else:

@@ -114,7 +114,11 @@ class _Streamliner:
         if not self.network.matrix_layers:
             raise ModelError(f"{self.graph.path}: the network has no binarized affine or convolution layer "
                              f"({SUPPORTED_TEXT})")
-        self.network.output = ir.OutputSpec(self.graph.output_name, self.graph.shapes[self.graph.output_name])
+        out = self.graph.shapes[self.graph.output_name]
+        if int(np.prod(out)) != self.shape.size:
+            raise ModelError(f"{self.graph.path}: the output {self.graph.output_name!r} is declared with shape "
+                             f"{out}, but the network computes {self.shape.size} values")
+        self.network.output = ir.OutputSpec(self.graph.output_name, out)
 
     def fail(self, function, message):
         self._note[id(function)].error = message
