@@ -66,3 +66,24 @@ def decode_output(network: ir.Network, y) -> np.ndarray:
 def run_golden(network: ir.Network, x) -> np.ndarray:
     """nnabla's output for input ``x``, computed by the golden model."""
     return decode_output(network, golden.forward(network, encode_input(network, x)))
+
+
+def pack_words(values, bits: int, lanes: int, width: int) -> np.ndarray:
+    """Pack elements (..., n) into stream words (..., n / lanes, width / 8) of little-endian bytes:
+    element i of a word at bits [i * bits, (i + 1) * bits), two's complement, zero above."""
+    v = np.asarray(values, dtype=np.int64) & ((1 << bits) - 1)
+    v = v.reshape(v.shape[:-1] + (v.shape[-1] // lanes, lanes))
+    b = ((v[..., None] >> np.arange(bits)) & 1).astype(np.uint8).reshape(v.shape[:-1] + (lanes * bits,))
+    b = np.concatenate([b, np.zeros(b.shape[:-1] + (width - lanes * bits,), np.uint8)], axis=-1)
+    return np.packbits(b, axis=-1, bitorder="little")
+
+
+def unpack_words(words, bits: int, lanes: int, signed: bool) -> np.ndarray:
+    """The inverse of :func:`pack_words`: words (..., beats, width / 8) to elements (..., beats * lanes)."""
+    words = np.asarray(words, dtype=np.uint8)
+    b = np.unpackbits(words, axis=-1, bitorder="little")[..., :lanes * bits]
+    b = b.reshape(b.shape[:-1] + (lanes, bits)).astype(np.int64)
+    v = (b << np.arange(bits)).sum(axis=-1)
+    if signed:
+        v = np.where(v >= 1 << (bits - 1), v - (1 << bits), v)
+    return v.reshape(v.shape[:-2] + (-1,))
