@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-from .errors import FinngenError, InputDataError, UsageError
+from .errors import FinngenError, InputDataError, MismatchError, UsageError
 
 INTERRUPTED = 130
 
@@ -32,15 +34,40 @@ def _parser():
     q.add_argument("model", help="a .nnp file")
     model_options(q)
 
-    q = sub.add_parser("run", help="run a model on images and write nnabla's output")
-    q.add_argument("model", help="a .nnp file")
+    q = sub.add_parser("run", help="run a model or a build on images and write nnabla's output")
+    q.add_argument("model", help="a .nnp file, or a build directory")
     q.add_argument("--input", required=True, metavar="X.npy", help="images as nnabla's input variable takes them")
     q.add_argument("--output", required=True, metavar="Y.npy", help="where to write the output")
-    q.add_argument("--backend", choices=["golden"], default="golden",
-                   help="golden: the exact integer model (default)")
+    q.add_argument("--backend", choices=["golden", "rtl"], default="golden",
+                   help="golden: the exact integer model (default); rtl: the build's Verilog in simulation")
+    simulator_option(q)
     model_options(q)
+
+    q = sub.add_parser("build", help="compile a model into a verified accelerator")
+    q.add_argument("model", help="a .nnp file")
+    q.add_argument("--fps", required=True, help="target frames per second, or 'max' for the fastest that fits")
+    q.add_argument("--board", required=True, help="a board name (see 'finngen boards') or a board .yaml file")
+    q.add_argument("--clock", type=float, metavar="MHZ", help="accelerator clock (default: the board's)")
+    q.add_argument("--out", metavar="DIR", help="build directory (default: build/<model>)")
+    q.add_argument("--verify", type=int, default=2, metavar="N",
+                   help="frames to check in RTL simulation against the golden model (0 skips; default 2)")
+    q.add_argument("--folding", metavar="F.yaml", help="use this PE/SIMD per layer instead of choosing")
+    q.add_argument("--force", action="store_true", help="replace an existing build directory")
+    simulator_option(q)
+    model_options(q)
+
+    q = sub.add_parser("verify", help="compare a build's RTL, the golden model and nnabla")
+    q.add_argument("build", help="a build directory")
+    q.add_argument("--frames", type=int, default=4, metavar="N", help="random frames to compare (default 4)")
+    simulator_option(q)
+
     sub.add_parser("boards", help="list the boards finngen knows")
     return p
+
+
+def simulator_option(q):
+    q.add_argument("--simulator", choices=["verilator", "icarus"], default="verilator",
+                   help="RTL simulator (default verilator)")
 
 
 def main(argv=None) -> int:
@@ -79,11 +106,24 @@ def _inspect(args):
 
 
 def _run(args):
-    from . import host, nnp
+    from . import build, host, nnp
     from .streamline import streamline
-    network = streamline(nnp.read(args.model), _input_type(args))
+    directory = Path(args.model)
+    if directory.is_dir():
+        network = _built_network(directory)
+    elif args.backend == "rtl":
+        raise UsageError("--backend rtl runs a build directory, not a model file",
+                         fix=f"run 'finngen build {args.model} --fps F --board B' first")
+    else:
+        network = streamline(nnp.read(args.model), _input_type(args))
     x = load_array(args.input)
-    y = host.run_golden(network, x)
+    if args.backend == "golden":
+        y = host.run_golden(network, x)
+    else:
+        stream = host.encode_input(network, x)
+        print(f"finngen: simulating {len(x)} images in {args.simulator}...", file=sys.stderr, flush=True)
+        out, _ = build.simulate(directory, network, stream, simulator=args.simulator)
+        y = host.decode_output(network, out)
     save_array(args.output, y)
     print(f"wrote {args.output}: {y.shape[0]} images, output {y.shape[1:]} float32 ({args.backend})",
           file=sys.stderr)
@@ -126,7 +166,77 @@ def _boards(args):
               f"{r['bram36']:>7} {r['dsp']:>6}")
 
 
-_COMMANDS = {"inspect": _inspect, "run": _run, "boards": _boards}
+def _built_network(directory: Path):
+    """The network of a build directory, streamlined as it was built."""
+    from . import nnp
+    from .ir import DataType
+    from .streamline import streamline
+    meta = _build_meta(directory)
+    return streamline(nnp.read(directory / "model.nnp"), DataType(meta["input"]["bits"], meta["input"]["signed"]))
+
+
+def _build_meta(directory: Path) -> dict:
+    path = directory / "build.json"
+    if not path.is_file():
+        raise UsageError(f"{directory} is not a finngen build directory (no build.json)",
+                         fix="give a directory written by 'finngen build'")
+    return json.loads(path.read_text())
+
+
+def _build(args):
+    from . import build
+    if args.verify < 0:
+        raise UsageError(f"--verify {args.verify} must be 0 or more")
+    out = build.build(build.Options(
+        model=Path(args.model), fps=args.fps, board=args.board, clock_mhz=args.clock,
+        out=Path(args.out) if args.out else None, input_type=_input_type(args), verify=args.verify,
+        folding=Path(args.folding) if args.folding else None, force=args.force, simulator=args.simulator))
+    data = json.loads((out / "report.json").read_text())
+    p, r, v = data["predicted"], data["resources"]["estimate"], data["verification"]
+    print(f"built {out}: {p['fps']:,.0f} FPS predicted ({p['cycles_per_frame']:,} cycles/frame at "
+          f"{data['clock_mhz']:g} MHz), {r['lut']:,.0f} LUT, {r['bram36']:g} BRAM36"
+          + (f"; RTL bit exact on {v['frames']} frames, {v['sim_cycles_per_frame']:,.0f} cycles/frame measured"
+             if v else "; not verified (--verify 0)"))
+
+
+def _verify(args):
+    import numpy as np
+
+    from . import build, golden, host
+    directory = Path(args.build)
+    network = _built_network(directory)
+    if args.frames < 2:
+        raise UsageError(f"--frames {args.frames}: at least 2 frames are needed to measure a frame period")
+    stream = build.random_frames(network, args.frames, seed=1)
+    print(f"finngen: simulating {args.frames} frames in {args.simulator}...", file=sys.stderr, flush=True)
+    rtl, result = build.simulate(directory, network, stream, simulator=args.simulator)
+    rtl_golden = np.array_equal(rtl, golden.forward(network, stream))
+    scores = host.decode_output(network, rtl)
+    nnabla = _nnabla_forward(directory / "model.nnp", host.nnabla_input(network, stream))
+    rtl_nnabla = np.array_equal(scores.view(np.uint32), nnabla.view(np.uint32))
+    predicted = json.loads((directory / "report.json").read_text())["predicted"]["cycles_per_frame"]
+    measured = result.cycles_per_frame
+    print(f"RTL == golden model: {'yes' if rtl_golden else 'NO'} ({args.frames} frames)")
+    print(f"RTL == nnabla (float32, bit for bit): {'yes' if rtl_nnabla else 'NO'}")
+    print(f"cycles per frame: {measured:,.0f} measured, {predicted:,} predicted "
+          f"({(measured - predicted) / predicted:+.2%})")
+    if not (rtl_golden and rtl_nnabla):
+        raise MismatchError("the RTL simulation disagrees with the golden model or nnabla")
+
+
+def _nnabla_forward(path, x):
+    logging.getLogger("nnabla").setLevel(logging.WARNING)
+    from nnabla.utils.nnp_graph import NnpLoader
+    loader = NnpLoader(str(path))
+    net = loader.get_network(loader.get_network_names()[0], batch_size=len(x))
+    (inp,) = net.inputs.values()
+    (out,) = net.outputs.values()
+    inp.d = x
+    out.forward(clear_buffer=True)
+    return out.d.copy()
+
+
+_COMMANDS = {"inspect": _inspect, "run": _run, "boards": _boards, "build": _build, "verify": _verify}
 
 if __name__ == "__main__":
     sys.exit(main())

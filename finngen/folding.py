@@ -106,3 +106,54 @@ def load(path, network: ir.Network) -> dict:
         check(layer, fold)
         folds[layer.name] = fold
     return folds
+
+
+# -- choosing the folds -------------------------------------------------------------------------
+
+def slowest_stage_cycles(layer: ir.MatrixLayer, fold: Fold) -> int:
+    """The cycles per frame of a matrix layer's own stages (its unit and its sliding window)."""
+    from .pipeline import needs_window
+    cycles = matrix_cycles(layer, fold)
+    return max(cycles, window_cycles(layer, fold)) if needs_window(layer) else cycles
+
+
+def plan(network: ir.Network, budget: int, cost) -> dict | None:
+    """The cheapest fold of every matrix layer that meets ``budget`` cycles per frame, or None
+    if some layer cannot meet it at any fold. ``cost(layer, fold)`` ranks the folds that do.
+
+    Widths converters and pools run at the pace of the matrix layers around them, so meeting
+    the budget in every matrix layer and window meets it everywhere."""
+    folds = {}
+    for layer in network.matrix_layers:
+        fast_enough = [f for f in candidates(layer) if slowest_stage_cycles(layer, f) <= budget]
+        if not fast_enough:
+            return None
+        folds[layer.name] = min(fast_enough, key=lambda f: (cost(layer, f), f.pe * f.simd))
+    return folds
+
+
+def budgets(network: ir.Network) -> list:
+    """Every cycles-per-frame value some fold of some layer reaches, fastest first: the only
+    budgets at which the cheapest plan can change."""
+    values = {slowest_stage_cycles(layer, f) for layer in network.matrix_layers for f in candidates(layer)}
+    return sorted(values)
+
+
+def fastest_fitting(network: ir.Network, cost, fits) -> tuple:
+    """(budget, folds) of the fastest plan for which ``fits(folds)`` holds, or (None, None).
+
+    Slower budgets never need more resources, so a bisection over the reachable budgets finds
+    the boundary."""
+    values = budgets(network)
+    floor = max(min(slowest_stage_cycles(l, f) for f in candidates(l)) for l in network.matrix_layers)
+    values = [v for v in values if v >= floor]
+    lo, hi = 0, len(values) - 1
+    best = None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        folds = plan(network, values[mid], cost)
+        if folds is not None and fits(folds):
+            best, hi = (values[mid], folds), mid - 1
+        else:
+            lo = mid + 1
+    return best if best else (None, None)

@@ -87,3 +87,13 @@ def unpack_words(words, bits: int, lanes: int, signed: bool) -> np.ndarray:
     if signed:
         v = np.where(v >= 1 << (bits - 1), v - (1 << bits), v)
     return v.reshape(v.shape[:-2] + (-1,))
+
+
+def nnabla_input(network: ir.Network, stream) -> np.ndarray:
+    """An nnabla input array whose encoding is ``stream``: the inverse of :func:`encode_input`
+    (a binarized input's bits become +1.0/-1.0)."""
+    stream = np.asarray(stream)
+    values = np.where(stream > 0, 1.0, -1.0) if network.input.binarize else stream
+    if len(network.input.nnabla_shape) == 3:
+        values = values.transpose(0, 3, 1, 2)
+    return values.reshape((len(stream),) + tuple(network.input.nnabla_shape)).astype(np.float32)

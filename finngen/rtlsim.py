@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -69,6 +70,7 @@ def run(verilog: Path, frames: np.ndarray, work: Path, *, simulator="verilator",
     stamp = build_dir / "source.v"
     text = Path(verilog).read_text()
     runner = get_runner(simulator)
+    runner.log.setLevel(logging.WARNING)    # the simulator's own output goes to the log files
     if not (stamp.exists() and stamp.read_text() == text):
         # a failed Verilator build leaves stale objects: always start from an empty directory
         shutil.rmtree(build_dir, ignore_errors=True)

@@ -1,0 +1,121 @@
+"""The build report: ``report.json`` for tools, ``report.html`` for people (no network needed)."""
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from . import ir
+
+RESOURCE_KEYS = ("lut", "ff", "bram36", "dsp")
+
+
+def summary(meta, network, chain, per_stage, total, board, clock_mhz, budget, verification) -> dict:
+    cycles = max(s.cycles for s in chain)
+    lanes = sum(s.fold.pe * s.fold.simd for s in chain if s.kind == "matrix")
+    macs = sum(layer.macs_per_frame for layer in network.matrix_layers)
+    return {
+        "model": meta["model"],
+        "network": network.name,
+        "board": board.name,
+        "part": board.part,
+        "clock_mhz": clock_mhz,
+        "target_fps": meta["target_fps"],
+        "budget_cycles_per_frame": budget,
+        "predicted": {"cycles_per_frame": cycles, "fps": clock_mhz * 1e6 / cycles,
+                      "bottleneck": max(chain, key=lambda s: s.cycles).name,
+                      "macs_per_frame": macs, "xnor_lanes": lanes,
+                      "lane_utilisation": macs / (lanes * cycles)},
+        "layers": [_stage(s, r) for s, r in zip(chain, per_stage)],
+        "resources": {"estimate": asdict(total), "board": {k: board.resources[k] for k in RESOURCE_KEYS}},
+        "interface": meta["interface"],
+        "verification": verification,
+    }
+
+
+def _stage(stage, res) -> dict:
+    pe = stage.fold.pe if stage.fold else stage.lanes_out
+    simd = stage.fold.simd if stage.fold else stage.lanes_in
+    entry = {"name": stage.name, "kind": stage.kind, "layer": stage.layer.name, "pe": pe, "simd": simd,
+             "cycles": stage.cycles}
+    entry.update(asdict(res))
+    if isinstance(stage.layer, ir.MatrixLayer) and stage.kind == "matrix":
+        entry["mh"], entry["mw"] = stage.layer.out_channels, stage.layer.fan_in
+    return entry
+
+
+def describe(resources: dict) -> str:
+    return ", ".join(f"{resources[k]:,.0f} {k.upper()}" for k in RESOURCE_KEYS)
+
+
+def write(directory: Path, data: dict):
+    (Path(directory) / "report.json").write_text(json.dumps(data, indent=2) + "\n")
+    (Path(directory) / "report.html").write_text(render_html(data))
+
+
+def render_html(data: dict) -> str:
+    e = html.escape
+    p = data["predicted"]
+    rows = "".join(
+        f"<tr><td>{e(s['name'])}</td><td>{e(s['kind'])}</td><td>{s['pe']}</td><td>{s['simd']}</td>"
+        f"<td>{s['cycles']:,}</td><td>{s['lut']:,}</td><td>{s['bram36']:g}</td></tr>" for s in data["layers"])
+    v = data.get("verification")
+    verified = ("not run" if not v else
+                f"{v['frames']} frames, {'bit exact' if v['bit_exact'] else 'MISMATCH'}, "
+                f"{v['sim_cycles_per_frame']:,.0f} cycles/frame measured in {e(v['simulator'])}"
+                if v['sim_cycles_per_frame'] else f"{v['frames']} frame(s), bit exact: {v['bit_exact']}")
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>finngen report: {e(data['network'])}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: right; }}
+td:first-child, td:nth-child(2), th {{ text-align: left; }}
+.bar {{ fill: #4a7ab5; }} .over {{ fill: #c0392b; }} .budget {{ stroke: #c0392b; stroke-dasharray: 4 2; }}
+</style></head><body>
+<h1>{e(data['network'])} on {e(data['board'])}</h1>
+<p>Model {e(data['model'])}, part {e(data['part'])}, {data['clock_mhz']:g} MHz, target {e(str(data['target_fps']))} FPS.</p>
+<p><b>Predicted:</b> {p['cycles_per_frame']:,} cycles per frame = {p['fps']:,.0f} frames/s
+(bottleneck {e(p['bottleneck'])}); {p['xnor_lanes']:,} XNOR lanes, {p['lane_utilisation']:.1%} busy.
+<b>Verification:</b> {verified}.</p>
+<h2>Cycles per stage</h2>
+{_cycles_chart(data)}
+<h2>Resources against the board</h2>
+{_resource_chart(data)}
+<h2>Stages</h2>
+<table><tr><th>stage</th><th>kind</th><th>PE</th><th>SIMD</th><th>cycles/frame</th><th>LUT</th><th>BRAM36</th></tr>
+{rows}</table>
+</body></html>
+"""
+
+
+def _cycles_chart(data) -> str:
+    stages = data["layers"]
+    budget = data.get("budget_cycles_per_frame") or data["predicted"]["cycles_per_frame"]
+    top = max([budget] + [s["cycles"] for s in stages])
+    width, row = 600, 18
+    bars = []
+    for k, s in enumerate(stages):
+        w = max(1, round(width * s["cycles"] / top))
+        cls = "over" if s["cycles"] > budget else "bar"
+        bars.append(f'<rect class="{cls}" x="220" y="{k * row}" width="{w}" height="{row - 4}"/>'
+                    f'<text x="215" y="{k * row + row - 6}" text-anchor="end" font-size="12">'
+                    f'{html.escape(s["name"][:32])}</text>')
+    x = 220 + round(width * budget / top)
+    bars.append(f'<line class="budget" x1="{x}" y1="0" x2="{x}" y2="{len(stages) * row}"/>'
+                f'<text x="{x + 4}" y="{len(stages) * row + 14}" font-size="12">budget {budget:,} cycles</text>')
+    return f'<svg width="{width + 320}" height="{len(stages) * row + 20}">{"".join(bars)}</svg>'
+
+
+def _resource_chart(data) -> str:
+    est, board = data["resources"]["estimate"], data["resources"]["board"]
+    parts = []
+    for k, key in enumerate(RESOURCE_KEYS):
+        share = est[key] / board[key] if board[key] else 0
+        w = round(400 * min(share, 1))
+        parts.append(f'<rect x="80" y="{k * 22}" width="400" height="16" fill="#eee"/>'
+                     f'<rect class="{"over" if share > 1 else "bar"}" x="80" y="{k * 22}" width="{w}" height="16"/>'
+                     f'<text x="0" y="{k * 22 + 13}" font-size="12">{key.upper()}</text>'
+                     f'<text x="490" y="{k * 22 + 13}" font-size="12">{est[key]:,.0f} / {board[key]:,} '
+                     f'({share:.0%})</text>')
+    return f'<svg width="700" height="{len(RESOURCE_KEYS) * 22}">{"".join(parts)}</svg>'
