@@ -7,3 +7,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 sys.path.insert(0, str(ROOT / "tests"))
 logging.getLogger("nnabla").setLevel(logging.WARNING)
+
+
+# finngen.hw's tests (tests/test_hw_*.py) import the testbench package sim/ from the root, and
+# take the RTL simulator for cocotb from --sim.
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--sim", choices=("verilator", "icarus"),
+                     help="RTL simulator for the cocotb tests (default: $FINNGEN_SIM, else verilator)")
+
+
+def pytest_configure(config):
+    import os
+    config.addinivalue_line("markers", "synth: runs yosys synthesis (deselect with -m 'not synth')")
+    if config.getoption("--sim"):
+        os.environ["FINNGEN_SIM"] = config.getoption("--sim")

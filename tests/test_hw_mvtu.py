@@ -1,0 +1,119 @@
+"""The matrix-vector-threshold unit against the golden model, beat by beat, and its cycle count."""
+import numpy as np
+import pytest
+from amaranth.hdl import Fragment
+
+from finngen import ir
+from finngen.hw import MVTU
+from finngen.hw.mvtu import cycles_per_pixel
+from sim.cases import mvtu_case, run_case
+from sim.layers import matrix_layer, random_config
+from sim.streams import Traffic
+
+U4, I3, U8, I8, I2 = (ir.DataType(4), ir.DataType(3, signed=True), ir.DataType(8),
+                      ir.DataType(8, signed=True), ir.DataType(2, signed=True))
+
+# (in_shape, out_channels, layer options, PE, SIMD)
+CONFIGS = {
+    "fc-bin": ((1, 1, 32), 16, {}, 4, 8),
+    "fc-bin-parallel": ((1, 1, 16), 8, {}, 8, 16),
+    "fc-bin-serial": ((1, 1, 6), 4, {}, 1, 1),
+    "fc-bin-last": ((1, 1, 24), 6, {"last": True}, 2, 4),
+    "fc-u8-last": ((1, 1, 12), 6, {"in_type": U8, "last": True}, 2, 4),
+    "fc-i2-last-parallel": ((1, 1, 12), 6, {"in_type": I2, "last": True}, 6, 12),
+    "conv-bin-pad": ((4, 4, 3), 4, {"kernel": 3, "pad": 1}, 2, 3),
+    "conv-bin-pad-last": ((3, 3, 2), 4, {"kernel": 3, "pad": 1, "last": True}, 4, 6),
+    "conv-bin-stride2": ((5, 5, 4), 6, {"kernel": 3, "stride": 2, "pad": 1}, 3, 4),
+    "conv-bin-k2s2": ((4, 4, 2), 4, {"kernel": 2, "stride": 2}, 1, 8),
+    "conv-u4-pad-last": ((3, 3, 3), 4, {"kernel": 3, "pad": 1, "in_type": U4, "last": True}, 4, 9),
+    "conv-i3-pad": ((3, 4, 2), 3, {"kernel": 3, "pad": 1, "in_type": I3}, 1, 6),
+    "conv-u8-nopad": ((4, 4, 3), 4, {"kernel": 3, "in_type": U8}, 2, 3),
+}
+
+
+def _layer(key, seed=0):
+    shape, out_channels, options, pe, simd = CONFIGS[key]
+    return matrix_layer(seed, shape, out_channels, name=key, **options), pe, simd
+
+
+def _check_cycles(result, case, layer, pe, simd, frames):
+    """Without back-pressure, output pixel n + 1 starts exactly (MH/PE)(MW/SIMD) cycles after
+    pixel n, from the second pixel on (the first carries the pipeline latency only once)."""
+    mvtu = case.component
+    starts = np.asarray(result.out_cycles[::mvtu.neuron_folds])
+    assert len(starts) == frames * layer.out_shape.pixels
+    assert set(np.diff(starts).tolist()) == {cycles_per_pixel(layer, pe, simd)}
+    # within a pixel, one output beat every MW/SIMD cycles
+    steps = np.diff(np.asarray(result.out_cycles).reshape(len(starts), -1), axis=1)
+    assert steps.size == 0 or set(steps.reshape(-1).tolist()) == {mvtu.synapse_folds}
+    # and frame after frame: pixels * (MH/PE)(MW/SIMD) cycles per frame
+    frame_starts = starts[::layer.out_shape.pixels]
+    per_frame = layer.out_shape.pixels * cycles_per_pixel(layer, pe, simd)
+    assert set(np.diff(frame_starts).tolist()) <= {per_frame}
+    return int(starts[1] - starts[0])
+
+
+@pytest.mark.parametrize("key", sorted(CONFIGS))
+def test_mvtu_matches_golden(key):
+    layer, pe, simd = _layer(key)
+    case = mvtu_case(layer, pe, simd, frames=2, seed=1)
+    # random valid gaps and back-pressure ...
+    run_case(case, Traffic(seed=len(key), valid_prob=0.6, ready_prob=0.6))
+    # ... and none: then the cycle count is exact
+    result = run_case(case, Traffic())
+    _check_cycles(result, case, layer, pe, simd, frames=2)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_mvtu_random_configs(seed):
+    """Random legal layers and foldings (conv and FC, all input types, last-layer mode)."""
+    layer, pe, simd = random_config(seed, conv=seed % 4 != 0)
+    case = mvtu_case(layer, pe, simd, frames=2, seed=seed)
+    run_case(case, Traffic(seed=seed, valid_prob=0.7, ready_prob=0.7))
+    _check_cycles(run_case(case, Traffic()), case, layer, pe, simd, frames=2)
+
+
+def test_mvtu_rtl_binary_conv_with_padding():
+    """Verilator: a padded bipolar conv layer with thresholds (constant channels included),
+    first under random traffic, then a cycle count over 3 frames x 16 pixels."""
+    layer, pe, simd = _layer("conv-bin-pad", seed=5)
+    case = mvtu_case(layer, pe, simd, frames=3, seed=2)
+    run_case(case, Traffic(seed=3, valid_prob=0.7, ready_prob=0.6), rtl_name="mvtu_conv")
+    result = run_case(case, Traffic(), rtl_name="mvtu_conv")
+    assert _check_cycles(result, case, layer, pe, simd, frames=3) == 2 * 9   # (4/2)(27/3)
+
+
+def test_mvtu_rtl_integer_last_layer():
+    """Verilator: a signed 8-bit input, last-layer FC (outputs signed sums), wide SIMD."""
+    layer = matrix_layer(7, (1, 1, 64), 10, in_type=I8, last=True, name="fc_last")
+    case = mvtu_case(layer, 5, 16, frames=6, seed=4)
+    run_case(case, Traffic(seed=5, valid_prob=0.8, ready_prob=0.5), rtl_name="mvtu_fc_last")
+    result = run_case(case, Traffic(), rtl_name="mvtu_fc_last")
+    assert _check_cycles(result, case, layer, 5, 16, frames=6) == 2 * 4   # (10/5)(64/16)
+
+
+def test_mvtu_memory_layout():
+    """Row r of the weights lives in PE r mod PE; word nf * SF + sf holds its SIMD columns."""
+    layer = matrix_layer(0, (1, 1, 8), 4)
+    mvtu = MVTU(layer, 2, 4)
+    Fragment.get(mvtu, None)                     # elaborates (and marks it used)
+    words = mvtu.weight_words(1)
+    assert len(words) == 4                       # MW * MH / (PE * SIMD)
+    row3 = layer.weights[3]                      # nf = 1 in PE 1
+    assert words[2] == sum(int(b) << j for j, b in enumerate(row3[:4]))
+    assert words[3] == sum(int(b) << j for j, b in enumerate(row3[4:]))
+    assert [t["threshold"] for t in mvtu.threshold_words(1)] == list(layer.threshold[1::2])
+
+
+@pytest.mark.parametrize("pe, simd, match", [(3, 4, "PE"), (0, 4, "PE"), (2, 5, "SIMD"),
+                                             (2, 32, "SIMD"), (2, 2.0, "SIMD")])
+def test_mvtu_rejects_bad_folding(pe, simd, match):
+    layer = matrix_layer(0, (1, 1, 16), 4)
+    with pytest.raises(ValueError, match=match):
+        MVTU(layer, pe, simd)
+
+
+def test_mvtu_rejects_pool_layer():
+    from sim.layers import pool_layer
+    with pytest.raises(TypeError, match="MatrixLayer"):
+        MVTU(pool_layer((4, 4, 2), 2), 1, 1)
