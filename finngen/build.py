@@ -101,6 +101,9 @@ def build(opts: Options) -> Path:
                 raise _does_not_fit(opts, board, clock, best)
             folds = best_folds
     chain = pipeline.stages(network, folds)
+    if budget is not None and pipeline.cycles_per_frame(chain) > budget:
+        print(f"finngen: warning: the folding takes {pipeline.cycles_per_frame(chain):,} cycles per frame, "
+              f"more than the {budget:,} that --fps {opts.fps} allows at {clock:g} MHz", file=sys.stderr)
     total, per_stage = resources.estimate(chain)
     if not total.fits(board.resources):
         raise DoesNotFitError(f"the folding needs {report.describe(asdict(total))}, more than {board.name} has "

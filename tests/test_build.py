@@ -1,0 +1,96 @@
+"""finngen build end to end: RTL simulation equals nnabla bit for bit, at the predicted speed.
+
+Each build compiles a Verilator model (tens of seconds), so the builds are shared per module.
+"""
+import json
+from pathlib import Path
+
+import nnabla.functions as F
+import numpy as np
+import pytest
+
+from bnn_layers import conv_block, fc_block, max_pool
+from digits_data import load_split
+from examples_models import MODELS
+from finngen import cli
+from nnp_files import forward_saved
+from random_bnn import make_random_bnn
+
+
+def _lfc_like(x, opts):
+    """LFC's shape in small: binarized input, 64-wide binary FC layers, raw scores."""
+    h = F.binary_tanh(x)
+    for i in range(2):
+        h = fc_block(h, 64, f"fc{i}", opts)
+    return fc_block(h, 10, "fc2", opts, tanh=False), []
+
+
+def _cnv_like(x, opts):
+    """CNV's shape in small: 8-bit input, unpadded 3x3 convolutions, pools after tanh."""
+    h = conv_block(x, 16, "conv0", opts)
+    h = max_pool(conv_block(h, 16, "conv1", opts))
+    h = conv_block(h, 32, "conv2", opts)
+    h = fc_block(h, 32, "fc0", opts)
+    return fc_block(h, 10, "fc1", opts, tanh=False), []
+
+
+def _uint8(rng, shape):
+    return rng.integers(0, 256, shape).astype(np.float32)
+
+
+def _signed(rng, shape):
+    return rng.normal(size=shape).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    make_random_bnn(_lfc_like, "lfc_small", root / "lfc_small.nnp", (1, 8, 8), _signed, seed=5)
+    make_random_bnn(_cnv_like, "cnv_small", root / "cnv_small.nnp", (3, 12, 12), _uint8, seed=6)
+    return {"digits_mlp": MODELS / "digits_mlp.nnp", "digits_cnn": MODELS / "digits_cnn.nnp",
+            "lfc_small": root / "lfc_small.nnp", "cnv_small": root / "cnv_small.nnp"}
+
+
+CASES = {
+    # name: (fps at 100 MHz, images)
+    "digits_mlp": ("20000", "digits"),
+    "digits_cnn": ("20000", "digits"),
+    "lfc_small": ("200000", "signed"),
+    "cnv_small": ("5000", "uint8"),
+}
+
+
+def _images(kind, path, count=6):
+    if kind == "digits":
+        return load_split()[2][:count]
+    rng = np.random.default_rng(3)
+    shape = (count,) + ((1, 8, 8) if kind == "signed" else (3, 12, 12))
+    return _signed(rng, shape) if kind == "signed" else _uint8(rng, shape)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_build_runs_bit_exact_at_predicted_speed(models, tmp_path, capsys, name):
+    fps, kind = CASES[name]
+    out = tmp_path / name
+    assert cli.main(["build", str(models[name]), "--fps", fps, "--board", "pynq-z1", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    predicted = report["predicted"]["cycles_per_frame"]
+    assert predicted <= 100e6 / float(fps), "the folding meets the target"
+    verification = report["verification"]
+    assert verification["bit_exact"] and verification["frames"] == 2
+    assert abs(verification["sim_cycles_per_frame"] - predicted) <= 0.01 * predicted
+
+    # the user's images through the RTL, with seeded random stalls on both streams
+    images = _images(kind, models[name])
+    np.save(tmp_path / "x.npy", images)
+    from finngen import build, host
+    network = cli._built_network(out)
+    rtl, result = build.simulate(out, network, host.encode_input(network, images), seed=7,
+                                 stall_in=0.3, stall_out=0.4)
+    scores = host.decode_output(network, rtl)
+    expected = forward_saved(models[name], json.loads((out / "build.json").read_text())["network"], images)
+    assert np.array_equal(scores.view(np.uint32), expected.view(np.uint32))
+    for key in ("model", "board", "clock_mhz", "target_fps", "layers", "resources", "verification"):
+        assert key in report
+    assert {"name", "kind", "pe", "simd", "cycles", "lut", "bram36"} <= set(report["layers"][0])
+    assert "<svg" in (out / "report.html").read_text()
