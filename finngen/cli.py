@@ -53,6 +53,7 @@ def _parser():
                    help="frames to check in RTL simulation against the golden model (0 skips; default 2)")
     q.add_argument("--folding", metavar="F.yaml", help="use this PE/SIMD per layer instead of choosing")
     q.add_argument("--force", action="store_true", help="replace an existing build directory")
+    q.add_argument("--estimate", action="store_true", help="also synthesize with yosys (see 'finngen estimate')")
     simulator_option(q)
     model_options(q)
 
@@ -60,6 +61,9 @@ def _parser():
     q.add_argument("build", help="a build directory")
     q.add_argument("--frames", type=int, default=4, metavar="N", help="random frames to compare (default 4)")
     simulator_option(q)
+
+    q = sub.add_parser("estimate", help="synthesize a build with yosys and record its resource counts")
+    q.add_argument("build", help="a build directory")
 
     sub.add_parser("boards", help="list the boards finngen knows")
     return p
@@ -191,6 +195,9 @@ def _build(args):
         model=Path(args.model), fps=args.fps, board=args.board, clock_mhz=args.clock,
         out=Path(args.out) if args.out else None, input_type=_input_type(args), verify=args.verify,
         folding=Path(args.folding) if args.folding else None, force=args.force, simulator=args.simulator))
+    if args.estimate:
+        from .estimate import estimate_build
+        estimate_build(out)
     data = json.loads((out / "report.json").read_text())
     p, r, v = data["predicted"], data["resources"]["estimate"], data["verification"]
     print(f"built {out}: {p['fps']:,.0f} FPS predicted ({p['cycles_per_frame']:,} cycles/frame at "
@@ -236,7 +243,21 @@ def _nnabla_forward(path, x):
     return out.d.copy()
 
 
-_COMMANDS = {"inspect": _inspect, "run": _run, "boards": _boards, "build": _build, "verify": _verify}
+def _estimate(args):
+    from .estimate import estimate_build
+    directory = Path(args.build)
+    _build_meta(directory)
+    counts = estimate_build(directory)
+    data = json.loads((directory / "report.json").read_text())
+    model = data["resources"]["estimate"]
+    print(f"{'':8}{'analytic':>10}{'yosys':>10}{'board':>10}")
+    for key in ("lut", "ff", "bram36", "dsp"):
+        print(f"{key.upper():8}{model[key]:>10,.0f}{counts[key]:>10,.1f}{data['resources']['board'][key]:>10,}")
+    print(f"{'CARRY4':8}{'':>10}{counts['carry4']:>10,}")
+
+
+_COMMANDS = {"inspect": _inspect, "run": _run, "boards": _boards, "build": _build, "verify": _verify,
+             "estimate": _estimate}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -82,11 +82,23 @@ td:first-child, td:nth-child(2), th {{ text-align: left; }}
 {_cycles_chart(data)}
 <h2>Resources against the board</h2>
 {_resource_chart(data)}
+{_resource_table(data)}
 <h2>Stages</h2>
 <table><tr><th>stage</th><th>kind</th><th>PE</th><th>SIMD</th><th>cycles/frame</th><th>LUT</th><th>BRAM36</th></tr>
 {rows}</table>
 </body></html>
 """
+
+
+def _resource_table(data) -> str:
+    res = data["resources"]
+    columns = [("analytic estimate", res["estimate"])] + ([("yosys synth_xilinx", res["yosys"])]
+                                                          if "yosys" in res else []) + [("board", res["board"])]
+    head = "".join(f"<th>{html.escape(name)}</th>" for name, _ in columns)
+    rows = "".join(f"<tr><td>{key.upper()}</td>" + "".join(f"<td>{values[key]:,.0f}</td>" for _, values in columns)
+                   + "</tr>" for key in RESOURCE_KEYS)
+    notes = "".join(f"<p>Warning: {html.escape(w)}</p>" for w in res.get("warnings", []))
+    return f"<table><tr><th>resource</th>{head}</tr>{rows}</table>{notes}"
 
 
 def _cycles_chart(data) -> str:
