@@ -46,9 +46,15 @@ def check(layer: ir.MatrixLayer, fold: Fold):
                          fix=f"choose SIMD from {legal_simd(layer)}")
 
 
+def cycles_per_pixel(layer: ir.MatrixLayer, pe: int, simd: int) -> int:
+    """Cycles the matrix-vector-threshold unit spends on one output pixel in steady state: it
+    reads the MW/SIMD beats of the pixel's vector once and replays them for MH/PE neuron folds."""
+    return (layer.out_channels // pe) * (layer.fan_in // simd)
+
+
 def matrix_cycles(layer: ir.MatrixLayer, fold: Fold) -> int:
-    """Cycles per frame of the matrix-vector-threshold unit: (MH/PE)(MW/SIMD) per output pixel."""
-    return layer.out_shape.pixels * (layer.out_channels // fold.pe) * (layer.fan_in // fold.simd)
+    """Cycles per frame of the matrix-vector-threshold unit."""
+    return layer.out_shape.pixels * cycles_per_pixel(layer, fold.pe, fold.simd)
 
 
 def window_cycles(layer: ir.MatrixLayer, fold: Fold) -> int:
