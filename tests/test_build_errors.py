@@ -13,7 +13,7 @@ part: xc7z010clg400-1
 ps: zynq-7000
 clock_mhz: 100
 dma_width_bits: 64
-resources: {lut: 2500, ff: 5000, bram36: 4, dsp: 10}
+resources: {lut: 3000, ff: 6000, bram36: 8, dsp: 10}
 """
 
 
@@ -31,7 +31,8 @@ def _build(tmp_path, capsys, *args, out="out"):
 ])
 def test_bad_targets(tmp_path, capsys, args, code, phrase):
     got, err = _build(tmp_path, capsys, *args)
-    assert got == code and phrase in err and err.strip().count("\n") == 0
+    errors = [line for line in err.splitlines() if line.startswith("finngen: error: ")]
+    assert got == code and len(errors) == 1 and phrase in errors[0]
     assert not list(tmp_path.iterdir()), "nothing written"
 
 
