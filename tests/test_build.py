@@ -19,23 +19,25 @@ from random_bnn import make_random_bnn
 
 def _lfc_like(x, opts):
     """LFC's shape in small: binarized input, 64-wide binary FC layers, raw scores."""
-    h = F.binary_tanh(x)
+    h, hidden = F.binary_tanh(x), []
     for i in range(2):
         h = fc_block(h, 64, f"fc{i}", opts)
-    return fc_block(h, 10, "fc2", opts, tanh=False), []
+        hidden.append((f"fc{i}", h))
+    return fc_block(h, 10, "fc2", opts, tanh=False), hidden
 
 
 def _cnv_like(x, opts):
     """CNV's shape in small: 8-bit input, unpadded 3x3 convolutions, pools after tanh."""
-    h = conv_block(x, 16, "conv0", opts)
-    h = max_pool(conv_block(h, 16, "conv1", opts))
-    h = conv_block(h, 32, "conv2", opts)
-    h = fc_block(h, 32, "fc0", opts)
-    return fc_block(h, 10, "fc1", opts, tanh=False), []
+    c0 = conv_block(x, 16, "conv0", opts)
+    c1 = conv_block(c0, 16, "conv1", opts)
+    c2 = conv_block(max_pool(c1), 32, "conv2", opts)
+    f0 = fc_block(c2, 32, "fc0", opts)
+    hidden = [("conv0", c0), ("conv1", c1), ("conv2", c2), ("fc0", f0)]
+    return fc_block(f0, 10, "fc1", opts, tanh=False), hidden
 
 
 def _uint8(rng, shape):
-    return rng.integers(0, 256, shape).astype(np.float32)
+    return rng.randint(0, 256, shape).astype(np.float32)
 
 
 def _signed(rng, shape):
@@ -63,7 +65,7 @@ CASES = {
 def _images(kind, path, count=6):
     if kind == "digits":
         return load_split()[2][:count]
-    rng = np.random.default_rng(3)
+    rng = np.random.RandomState(3)
     shape = (count,) + ((1, 8, 8) if kind == "signed" else (3, 12, 12))
     return _signed(rng, shape) if kind == "signed" else _uint8(rng, shape)
 
