@@ -4,6 +4,8 @@ The input takes ``lanes_in`` elements per beat in the low bits of a byte-aligned
 AXI4-Stream TDATA carries); the output gives the last stage's lanes the same way, with ``last``
 set on the final beat of every frame's result.
 """
+import re
+
 from amaranth.hdl import Elaboratable, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -55,8 +57,9 @@ class Accelerator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         components = [self._component(stage) for stage in self.stages]
-        for stage, component in zip(self.stages, components):
-            m.submodules[stage.name] = component
+        names = [f"s{k}_{stage.kind}_{_identifier(stage.layer.name)}" for k, stage in enumerate(self.stages)]
+        for name, component in zip(names, components):
+            m.submodules[name] = component
 
         # input: the elements sit in the low bits of the byte-aligned word
         first = components[0]
@@ -66,7 +69,7 @@ class Accelerator(wiring.Component):
         for k, (producer, consumer) in enumerate(zip(components, components[1:])):
             depth = pipeline.fifo_depth(self.stages[k], self.stages[k + 1])
             fifo = StreamFIFO(producer.o.payload.shape(), depth)
-            m.submodules[f"fifo{k}_{self.stages[k + 1].name}"] = fifo
+            m.submodules[f"fifo{k}"] = fifo
             wiring.connect(m, producer.o, fifo.i)
             wiring.connect(m, fifo.o, consumer.i)
 
@@ -92,6 +95,12 @@ class Accelerator(wiring.Component):
         if stage.kind == "pool":
             return MaxPool(stage.layer, stage.lanes_in)
         return StreamWidthConverter(stage.elem_type, stage.lanes_in, stage.lanes_out)
+
+
+def _identifier(name: str) -> str:
+    """Layer names come from the model file: keep only what every Verilog and TCL tool accepts
+    (the stage index in front keeps the names unique)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)[:48]
 
 
 class AxiStreamTop(Elaboratable):
