@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import boards, folding, host, ir, nnp, pipeline, report
+from . import boards, codec, driver, folding, ir, nnp, pipeline, report, vivado
 from .errors import DoesNotFitError, MismatchError, UsageError
 from .streamline import streamline
 
@@ -122,6 +122,8 @@ def build(opts: Options) -> Path:
                 "board_file": board.path, "clock_mhz": clock, "target_fps": opts.fps,
                 "input": {"bits": opts.input_type.bits, "signed": opts.input_type.signed}, "interface": interface}
         (tmp / "build.json").write_text(json.dumps(meta, indent=2) + "\n")
+        vivado.write_project(tmp, meta, board)
+        driver.write_driver(tmp, network, meta)
         verification = None
         if opts.verify > 0:
             progress.step(f"verifying {opts.verify} frames in RTL simulation ({opts.simulator})")
@@ -186,25 +188,14 @@ def random_frames(network: ir.Network, count: int, seed: int = 0) -> np.ndarray:
                         (count, shape.height, shape.width, shape.channels))
 
 
-def pack_input(interface: dict, stream: np.ndarray) -> np.ndarray:
-    return host.pack_words(stream.reshape(len(stream), -1), interface["in_bits"], interface["in_lanes"],
-                           interface["in_width"])
-
-
-def unpack_output(interface: dict, words: np.ndarray, network) -> np.ndarray:
-    beats = words.reshape(len(words), interface["out_beats"], interface["out_width"] // 8)
-    values = host.unpack_words(beats, interface["out_bits"], interface["out_lanes"], interface["out_signed"])
-    shape = network.last.out_shape
-    return values.reshape(len(words), shape.height, shape.width, shape.channels)
-
-
 def simulate(directory: Path, network, stream, *, simulator="verilator", seed=0, stall_in=0.0, stall_out=0.0):
     """Run the build's RTL on an input stream; return (output stream, SimResult)."""
     from . import rtlsim
     interface = json.loads((directory / "build.json").read_text())["interface"]
-    result = rtlsim.run(directory / "rtl" / f"{RTL_NAME}.v", pack_input(interface, stream), directory / "sim",
-                        simulator=simulator, seed=seed, stall_in=stall_in, stall_out=stall_out)
-    return unpack_output(interface, result.outputs, network), result
+    result = rtlsim.run(directory / "rtl" / f"{RTL_NAME}.v", codec.pack_frames(interface, stream),
+                        directory / "sim", simulator=simulator, seed=seed, stall_in=stall_in, stall_out=stall_out)
+    shape = network.last.out_shape
+    return codec.unpack_frames(interface, result.outputs, (shape.height, shape.width, shape.channels)), result
 
 
 def verify_rtl(directory: Path, network, frames, simulator="verilator") -> dict:

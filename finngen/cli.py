@@ -62,6 +62,9 @@ def _parser():
     q.add_argument("--frames", type=int, default=4, metavar="N", help="random frames to compare (default 4)")
     simulator_option(q)
 
+    q = sub.add_parser("synth", help="run Vivado on a build to make its PYNQ overlay (.bit and .hwh)")
+    q.add_argument("build", help="a build directory")
+
     q = sub.add_parser("estimate", help="synthesize a build with yosys and record its resource counts")
     q.add_argument("build", help="a build directory")
 
@@ -256,8 +259,16 @@ def _estimate(args):
     print(f"{'CARRY4':8}{'':>10}{counts['carry4']:>10,}")
 
 
+def _synth(args):
+    from . import vivado
+    directory = Path(args.build)
+    _build_meta(directory)
+    out = vivado.synth(directory)
+    print(f"wrote {out}: copy the .bit and .hwh into {directory / 'driver'} (see its README.md)")
+
+
 _COMMANDS = {"inspect": _inspect, "run": _run, "boards": _boards, "build": _build, "verify": _verify,
-             "estimate": _estimate}
+             "estimate": _estimate, "synth": _synth}
 
 if __name__ == "__main__":
     sys.exit(main())

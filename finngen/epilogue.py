@@ -2,13 +2,15 @@
 
 Hidden layers never run this in hardware: streamlining evaluates it to find integer thresholds.
 The last layer runs it on the host, so that the scores equal nnabla's output bit for bit.
-Every step is a single float32 operation in nnabla's order; numpy rounds each one the same way.
+The arithmetic itself lives in :func:`finngen.codec.epilogue`, which the board driver carries.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import codec
 
 
 @dataclass(eq=False)
@@ -20,9 +22,6 @@ class BatchNorm:
     beta: np.ndarray
     eps: np.float32
 
-    def __call__(self, x):
-        std = np.sqrt(self.var + self.eps)
-        return ((x - self.mean) * self.gamma) / std + self.beta
 
 
 @dataclass(eq=False)
@@ -36,13 +35,14 @@ class Epilogue:
     bias: np.ndarray | None = None
     bn: BatchNorm | None = None
 
+    def arrays(self) -> dict:
+        """The parameters as :func:`finngen.codec.epilogue` takes them (float32, absent parts left out)."""
+        parts = {"alpha": self.alpha, "bias": self.bias}
+        if self.bn is not None:
+            parts.update(bn_mean=self.bn.mean, bn_var=self.bn.var, bn_gamma=self.bn.gamma, bn_beta=self.bn.beta,
+                         bn_eps=self.bn.eps)
+        return {k: np.asarray(v, np.float32) for k, v in parts.items() if v is not None}
+
     def __call__(self, s):
         """Apply to integer sums ``s`` whose last axis is the output channel."""
-        y = np.asarray(s).astype(np.float32)
-        if self.alpha is not None:
-            y = y * self.alpha
-        if self.bias is not None:
-            y = y + self.bias
-        if self.bn is not None:
-            y = self.bn(y)
-        return y
+        return codec.epilogue(self.arrays(), s)

@@ -47,5 +47,10 @@ class MismatchError(FinngenError):
     exit_code = 7
 
 
+class ToolError(FinngenError):
+    """An external tool (yosys, Vivado) ran and failed."""
+    exit_code = 8
+
+
 EXIT_CODES = {cls.exit_code: cls for cls in
-              (UsageError, ModelError, InputDataError, DoesNotFitError, MissingToolError, MismatchError)}
+              (UsageError, ModelError, InputDataError, DoesNotFitError, MissingToolError, MismatchError, ToolError)}

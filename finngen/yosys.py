@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .errors import FinngenError, MissingToolError
+from .errors import MissingToolError, ToolError
 
 LATCHES = ("LDCE", "LDPE", "$_DLATCH_P_", "$_DLATCH_N_", "$dlatch")
 
@@ -40,7 +40,7 @@ def synthesize(designs: dict, workdir) -> dict:
     if run.returncode:
         log = (workdir / "synth.log").read_text() if (workdir / "synth.log").exists() else run.stderr
         tail = " | ".join(line for line in log.strip().splitlines()[-3:])
-        raise FinngenError(f"yosys failed, see {workdir / 'synth.log'}: {tail}")
+        raise ToolError(f"yosys failed, see {workdir / 'synth.log'}: {tail}")
     cells = {}
     for name in designs:
         stat = json.loads((workdir / f"{name}.json").read_text())
