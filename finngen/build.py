@@ -188,12 +188,13 @@ def random_frames(network: ir.Network, count: int, seed: int = 0) -> np.ndarray:
                         (count, shape.height, shape.width, shape.channels))
 
 
-def simulate(directory: Path, network, stream, *, simulator="verilator", seed=0, stall_in=0.0, stall_out=0.0):
-    """Run the build's RTL on an input stream; return (output stream, SimResult)."""
+def simulate(directory: Path, network, stream, *, simulator="verilator", **traffic):
+    """Run the build's RTL on an input stream; return (output stream, SimResult). ``traffic``
+    passes stalls and a mid-frame reset on to :func:`finngen.rtlsim.run`."""
     from . import rtlsim
     interface = json.loads((directory / "build.json").read_text())["interface"]
     result = rtlsim.run(directory / "rtl" / f"{RTL_NAME}.v", codec.pack_frames(interface, stream),
-                        directory / "sim", simulator=simulator, seed=seed, stall_in=stall_in, stall_out=stall_out)
+                        directory / "sim", simulator=simulator, **traffic)
     shape = network.last.out_shape
     return codec.unpack_frames(interface, result.outputs, (shape.height, shape.width, shape.channels)), result
 

@@ -16,11 +16,13 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 
-def _pauses(seed, busy):
-    """Seeded pause pattern: pause with probability ``busy`` each cycle."""
+def _pauses(seed, busy, burst):
+    """Seeded pause pattern: runs of 1 to ``burst`` cycles, each paused with probability ``busy``."""
     rng = random.Random(seed)
     while True:
-        yield rng.random() < busy
+        paused = rng.random() < busy
+        for _ in range(rng.randint(1, burst)):
+            yield paused
 
 
 @cocotb.test()
@@ -32,13 +34,21 @@ async def run_frames(dut):
     source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
     sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst)
     if spec["stall_in"]:
-        source.set_pause_generator(_pauses(spec["seed"], spec["stall_in"]))
+        source.set_pause_generator(_pauses(spec["seed"], spec["stall_in"], spec["burst"]))
     if spec["stall_out"]:
-        sink.set_pause_generator(_pauses(spec["seed"] + 1, spec["stall_out"]))
+        sink.set_pause_generator(_pauses(spec["seed"] + 1, spec["stall_out"], spec["burst"]))
 
     dut.rst.value = 1
     await ClockCycles(dut.clk, 4)
     dut.rst.value = 0
+    if spec["reset_after"]:
+        # Abandon a frame part-way: what the accelerator holds of it must not leak into the next.
+        await source.send(AxiStreamFrame(frames[0][:spec["reset_after"]].tobytes()))
+        await source.wait()
+        await ClockCycles(dut.clk, 13)
+        dut.rst.value = 1
+        await ClockCycles(dut.clk, 3)
+        dut.rst.value = 0
     cycle = 0
     done = []
 

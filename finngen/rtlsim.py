@@ -61,8 +61,12 @@ def check_simulator(simulator):
 
 
 def run(verilog: Path, frames: np.ndarray, work: Path, *, simulator="verilator", seed=0,
-        stall_in=0.0, stall_out=0.0, waves=False) -> SimResult:
-    """Simulate ``verilog`` (top ``finngen_accelerator``) on packed input ``frames``."""
+        stall_in=0.0, stall_out=0.0, burst=1, reset_after=0, waves=False) -> SimResult:
+    """Simulate ``verilog`` (top ``finngen_accelerator``) on packed input ``frames``.
+
+    ``stall_in``/``stall_out``: probability that the input is not offered / the output not taken,
+    decided afresh every 1 to ``burst`` cycles (seeded by ``seed``). ``reset_after``: first send
+    that many beats of frame 0 and reset the accelerator in the middle of it."""
     from cocotb_tools.runner import get_results, get_runner
     check_simulator(simulator)
     work = Path(work).resolve()
@@ -83,7 +87,8 @@ def run(verilog: Path, frames: np.ndarray, work: Path, *, simulator="verilator",
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     np.save(run_dir / "input.npy", frames)
-    (run_dir / "spec.json").write_text(json.dumps({"seed": seed, "stall_in": stall_in, "stall_out": stall_out}))
+    (run_dir / "spec.json").write_text(json.dumps({"seed": seed, "stall_in": stall_in, "stall_out": stall_out,
+                                                   "burst": burst, "reset_after": reset_after}))
     results = run_dir / "results.xml"
     try:
         runner.test(test_module="finngen.rtl_tb", hdl_toplevel=TOP, hdl_toplevel_lang="verilog",

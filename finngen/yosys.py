@@ -48,13 +48,19 @@ def synthesize(designs: dict, workdir) -> dict:
     return cells
 
 
+# LUTs that one LUT RAM cell occupies, as Vivado's utilisation report counts them.
+LUTRAM_LUTS = {"RAM32M": 4, "RAM64M": 4, "RAM128X1D": 4, "RAM256X1S": 4, "RAM64X1D": 2, "RAM128X1S": 2,
+               "RAM32X1D": 2, "RAM32X1S": 1, "RAM64X1S": 1, "SRL16E": 1, "SRLC32E": 1}
+
+
 def summarize(cells: dict) -> dict:
-    """The counts a user compares with the board: LUTs (logic and LUT RAM), flip-flops, CARRY4,
-    block RAM (RAMB18 as half a RAMB36) and DSP48E1."""
+    """The counts a user compares with the board: LUTs (logic, inverters and LUT RAM by the LUTs
+    it occupies), flip-flops, CARRY4, block RAM (RAMB18 as half a RAMB36) and DSP48E1."""
     def total(prefixes):
         return sum(n for cell, n in cells.items() if cell.startswith(prefixes))
     ramb18, ramb36 = total(("RAMB18",)), total(("RAMB36",))
-    return {"lut": total(("LUT",)) + total(("RAM32", "RAM64", "RAM128", "RAM256", "SRL")),
+    lutram = sum(n * LUTRAM_LUTS.get(cell, 0) for cell, n in cells.items())
+    return {"lut": total(("LUT", "INV")) + lutram,
             "ff": total(("FD",)), "carry4": total(("CARRY4",)), "ramb18": ramb18, "ramb36": ramb36,
             "bram36": ramb36 + ramb18 / 2, "dsp": total(("DSP48",)),
             "latches": sum(n for cell, n in cells.items() if cell in LATCHES)}

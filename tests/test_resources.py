@@ -1,0 +1,171 @@
+"""The analytic resource model against its yosys calibration (bench/calibration.json).
+
+The cached sweep needs no yosys; one small MVTU is synthesized live (about 10 s) so a change in
+the hardware or in yosys that the cache hides still shows up.
+"""
+import dataclasses
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+
+from finngen import boards, folding, ir, pipeline, resources
+from finngen.folding import Fold
+from finngen.resources import Resources
+from sim.layers import matrix_layer, pool_layer
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+import calibrate_resources as calib  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def measured():
+    cache = calib.load_cache()
+    return cache, {key: calib.summarize(entry["cells"]) for key, entry in cache["configs"].items()}
+
+
+def test_cache_covers_the_sweep(measured):
+    cache, results = measured
+    assert set(calib.SWEEP) | set(calib.VALIDATION) <= set(results)
+    assert [m["spec"] for m in cache["memories"]] == [list(s) for s in calib.MEMORIES]
+
+
+def test_sweep_within_documented_error(measured):
+    """The shipped model on every calibrated component: median and worst relative LUT error,
+    BRAM36 per stage, and (looser) FFs."""
+    _, results = measured
+    lut_errors, ff_errors = {}, {}
+    for key, (kind, subject, _) in calib.SWEEP.items():
+        y, m = results[key], calib.model(kind, subject).rounded()
+        lut_errors[key] = abs(calib.rel(m.lut, y["lut"]))
+        ff_errors[key] = abs(calib.rel(m.ff, y["ff"]))
+        assert abs(m.bram36 - y["bram36"]) <= calib.MAX_BRAM36_ERROR, (key, m, y)
+        assert m.dsp == y["dsp"] == 0, key
+    assert statistics.median(lut_errors.values()) <= calib.MEDIAN_LUT_ERROR, lut_errors
+    worst = max(lut_errors, key=lut_errors.get)
+    assert lut_errors[worst] <= calib.MAX_LUT_ERROR, (worst, lut_errors[worst])
+    assert max(ff_errors.values()) <= calib.MAX_FF_ERROR, ff_errors
+
+
+def test_validation_within_documented_error(measured):
+    """Not fitted: two whole accelerators (FIFOs and top level included) and a low-SIMD pair."""
+    _, results = measured
+    for key, (kind, subject, _) in calib.VALIDATION.items():
+        y, m = results[key], calib.model(kind, subject).rounded()
+        assert abs(calib.rel(m.lut, y["lut"])) <= calib.MEDIAN_LUT_ERROR, (key, m, y)
+        assert m.bram36 == y["bram36"], (key, m, y)
+
+
+def test_shipped_coefficients_are_the_fit(measured):
+    """resources.LUT is what the calibration fits from the cached data (refit and paste)."""
+    _, results = measured
+    fitted = calib.fit(results)
+    for name, value in fitted.items():
+        assert value == pytest.approx(resources.LUT[name], abs=0.01), name
+
+
+def test_memory_mapping_rule(measured):
+    """The model's LUT-versus-BRAM decision and block count agree with yosys memory_libmap."""
+    cache, _ = measured
+    for entry in cache["memories"]:
+        kind, depth, width = entry["spec"]
+        assert calib.model_memory(kind, depth, width) == calib.yosys_mapping(entry["cells"]), entry
+
+
+@pytest.mark.synth
+def test_live_yosys_small_mvtu():
+    key = "mvtu fc 64x64 PE4 SIMD16"
+    kind, stage, build = calib.SWEEP[key]
+    y = calib.summarize(calib.synthesize(build())[0])
+    m = resources.estimate_stage(stage).rounded()
+    assert abs(calib.rel(m.lut, y["lut"])) <= calib.MAX_LUT_ERROR, (m, y)
+    assert abs(calib.rel(m.ff, y["ff"])) <= calib.MAX_FF_ERROR, (m, y)
+    assert m.bram36 == y["bram36"] and m.dsp == y["dsp"]
+
+
+LAYERS = {
+    "fc": (((1, 1, 256), 256), {}),
+    "fc-wide": (((1, 1, 1024), 512), {}),
+    "conv-pad": (((8, 8, 64), 64), {"kernel": 3, "pad": 1}),
+    "conv-u8": (((32, 32, 3), 64), {"kernel": 3, "in_type": ir.DataType(8)}),
+    "fc-last": (((1, 1, 64), 10), {"last": True}),
+}
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_more_parallelism_more_luts(name):
+    """More PEs or more SIMD lanes cost more LUTs, from SIMD 4 (and PE 2) up. Below that the
+    deep threshold ROMs and the replay buffer, which shrink as the folds do, outweigh the tiny
+    datapath, and the model can dip by a few percent (docs/calibration.md)."""
+    args, kw = LAYERS[name]
+    layer = matrix_layer(0, *args, **kw)
+
+    def luts(pe, simd):
+        return resources.estimate_stage(calib.matrix_stage(layer, pe, simd)).lut
+
+    pes, simds = folding.divisors(layer.out_channels), folding.legal_simd(layer)
+    for simd in (s for s in simds if s >= 4):
+        row = [luts(pe, simd) for pe in pes]
+        assert all(a < b for a, b in zip(row, row[1:])), (simd, row)
+    for pe in (p for p in pes if p >= 2):
+        row = [luts(pe, simd) for simd in simds if simd >= 4]
+        assert all(a < b for a, b in zip(row, row[1:])), (pe, row)
+
+
+def test_bram_per_pe_from_aspect_ratios():
+    """A weight ROM of 512 x 64 per PE is one RAMB36 (512 x 72) each; 2048 x 8 a RAMB18."""
+    wide = matrix_layer(0, (1, 1, 1024), 512)
+    assert resources.estimate_stage(calib.matrix_stage(wide, 16, 64)).bram36 == 16
+    deep = matrix_layer(0, (1, 1, 256), 128)
+    assert resources.estimate_stage(calib.matrix_stage(deep, 2, 8)).bram36 == 1
+    assert resources.memory(128, 32, rom=True).bram36 == 0          # logic: cheaper for yosys
+    assert resources.memory(1023, 32).bram36 == 1                   # a RAM: RAMB36 1K x 36
+
+
+def _network():
+    layers = [matrix_layer(1, (8, 8, 3), 16, kernel=3, pad=1, in_type=ir.DataType(8), name="conv0"),
+              pool_layer((8, 8, 16), 2, name="pool0"),
+              matrix_layer(2, (4, 4, 16), 32, kernel=3, name="conv1"),
+              matrix_layer(3, (1, 1, 128), 10, last=True, name="fc")]
+    net = ir.Network("n", ir.InputSpec("x", (3, 8, 8), ir.DataType(8)), layers, ir.OutputSpec("y", (10,)))
+    return net, {"conv0": Fold(4, 3), "conv1": Fold(8, 8), "fc": Fold(2, 16)}
+
+
+def test_chain_estimate_adds_fifos_and_top():
+    """The total is the stages, the FIFO in front of every stage but the first (sized by
+    pipeline.fifo_depth, as wide as the producer's output beat) and the top level's counter."""
+    net, folds = _network()
+    chain = pipeline.stages(net, folds)
+    assert [s.kind for s in chain] == ["window", "matrix", "pool", "convert", "window", "matrix",
+                                       "convert", "matrix"]
+    total, per_stage = resources.estimate(chain)
+    assert len(per_stage) == len(chain)
+    assert per_stage[0] == resources.estimate_stage(chain[0])
+    for producer, consumer, r in zip(chain, chain[1:], per_stage[1:]):
+        fifo = resources.fifo(resources.payload_bits(producer), pipeline.fifo_depth(producer, consumer))
+        assert r == resources.estimate_stage(consumer) + fifo
+    # the padded window beat carries the mask; a matrix stage emits its layer's output type
+    assert resources.payload_bits(chain[0]) == 3 * 8 + 3
+    assert resources.payload_bits(chain[-1]) == 2 * net.layers[-1].acc_bits
+    count = resources._bits(chain[-1].beats_out)
+    expected = sum(per_stage, Resources(lut=resources.LUT["top"] * count, ff=count))
+    assert dataclasses.asdict(total) == pytest.approx(dataclasses.asdict(expected))
+
+
+def test_resources_arithmetic_and_fit():
+    a, b = Resources(100, 50, 1.5, 0), Resources(10.4, 5, 0.5, 2)
+    assert a + b == Resources(110.4, 55, 2.0, 2)
+    assert sum([a, b]) == a + b
+    assert 2 * b == Resources(20.8, 10, 1.0, 4)
+    assert (a + b).rounded() == Resources(110, 55, 2.0, 2)
+    assert Resources(bram36=1.2).rounded().bram36 == 1.5        # whole RAMB18s
+    assert dataclasses.asdict(a) == {"lut": 100, "ff": 50, "bram36": 1.5, "dsp": 0}
+    board = {"lut": 1000, "ff": 1000, "bram36": 2, "dsp": 1}
+    assert a.utilisation(board) == {"lut": 0.1, "ff": 0.05, "bram36": 0.75, "dsp": 0}
+    assert a.fits(board) and not (a + b).fits(board)            # 2 DSPs of 1
+    pynq = boards.load("pynq-z1")
+    assert a.fits(pynq) and a.fits(pynq.resources)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.lut = 1
