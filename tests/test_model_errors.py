@@ -1,0 +1,107 @@
+"""Damaged, hostile and inconsistent model files: one clear line each, exit code 3."""
+import io
+import zipfile
+
+import h5py
+import numpy as np
+import pytest
+
+from examples_models import MODELS
+from finngen import cli
+from finngen.errors import ModelError, MissingToolError
+
+SOURCE = MODELS / "digits_mlp.nnp"
+
+
+def _members():
+    with zipfile.ZipFile(SOURCE) as z:
+        return {i.filename: z.read(i) for i in z.infolist()}
+
+
+def _zip(members):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _edit_text(old, new, count=1):
+    members = _members()
+    text = members["network.nntxt"].decode()
+    assert old in text
+    members["network.nntxt"] = text.replace(old, new, count).encode()
+    return _zip(members)
+
+
+def _edit_param(name, change):
+    members = _members()
+    out = io.BytesIO()
+    with h5py.File(io.BytesIO(members["parameter.h5"]), "r") as src, h5py.File(out, "w") as dst:
+        def copy(key, obj):
+            if isinstance(obj, h5py.Dataset):
+                value = obj[()]
+                if key == name:
+                    value = change(value)
+                if value is not None:
+                    dst[key] = value
+        src.visititems(copy)
+    members["parameter.h5"] = out.getvalue()
+    return _zip(members)
+
+
+def _huge_member():
+    buf = io.BytesIO(_zip(_members()))
+    with zipfile.ZipFile(buf, "a") as z:
+        info = zipfile.ZipInfo("parameter.protobuf")
+        z.writestr(info, b"\0" * 1024)
+    raw = bytearray(buf.getvalue())
+    # claim 4 GB uncompressed in the central directory entry of the added member
+    at = raw.rfind(b"PK\x01\x02")
+    raw[at + 24:at + 28] = (0xFFFFFFF0).to_bytes(4, "little")
+    return bytes(raw)
+
+
+CASES = {
+    "empty": (lambda: b"", "the file is empty"),
+    "not_zip": (lambda: b"hello world, not a model", "not a .nnp file (not a zip archive"),
+    "truncated": (lambda: SOURCE.read_bytes()[:5000], "not a .nnp file"),
+    "escaping": (lambda: _zip({**_members(), "../evil.txt": b"x"}), "whose path escapes the archive"),
+    "absolute": (lambda: _zip({**_members(), "/etc/evil": b"x"}), "whose path escapes the archive"),
+    "huge_member": (_huge_member, "more than any model that fits an FPGA"),
+    "no_network_member": (lambda: _zip({k: v for k, v in _members().items() if k != "network.nntxt"}),
+                          "has no network.nntxt"),
+    "malformed_text": (lambda: _edit_text("network {", "network {{ oops"), "network.nntxt is malformed"),
+    "executor_names_missing_network": (lambda: _edit_text('network_name: "digits_mlp"', 'network_name: "other"'),
+                                       "names network 'other', which the file does not have"),
+    "missing_parameter": (lambda: _edit_param("fc0/bicon_affine/W", lambda v: None), "is missing from the file"),
+    "wrong_shape": (lambda: _edit_param("fc0/bicon_affine/W", lambda v: v[:10]), "has shape (10, 256)"),
+    "wrong_dtype": (lambda: _edit_param("fc0/bicon_affine/W", lambda v: v.astype(np.float64)),
+                    "is float64, not float32"),
+    "nan": (lambda: _edit_param("fc0/bicon_affine/W", lambda v: np.where(v == v.flat[7], np.nan, v)),
+            "holds NaN or Inf"),
+    "negative_variance": (lambda: _edit_param("fc0/bn/var", lambda v: -v), "is negative in channel 0"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_model_file(tmp_path, capsys, case):
+    make, phrase = CASES[case]
+    model = tmp_path / "m.nnp"
+    model.write_bytes(make())
+    assert cli.main(["inspect", str(model)]) in (ModelError.exit_code, 0)
+    capsys.readouterr()
+    np.save(tmp_path / "x.npy", np.zeros((1, 1, 8, 8), np.float32))
+    code = cli.main(["run", str(model), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy")])
+    err = capsys.readouterr().err
+    assert code == ModelError.exit_code, err
+    assert err.count("\n") == 1 and phrase in err, err
+    assert not (tmp_path / "y.npy").exists() and not (tmp_path / "evil.txt").exists()
+
+
+def test_missing_simulator_says_how_to_get_it(monkeypatch):
+    from finngen import rtlsim
+    monkeypatch.setattr(rtlsim.shutil, "which", lambda name: None)
+    with pytest.raises(MissingToolError) as e:
+        rtlsim.check_simulator("icarus")
+    assert "apt-get install iverilog" in e.value.line()
