@@ -34,6 +34,7 @@ class Options:
     folding: Path | None = None
     force: bool = False
     simulator: str = "verilator"
+    selftest: bool = False
 
 
 class Progress:
@@ -124,6 +125,9 @@ def build(opts: Options) -> Path:
         (tmp / "build.json").write_text(json.dumps(meta, indent=2) + "\n")
         vivado.write_project(tmp, meta, board)
         driver.write_driver(tmp, network, meta)
+        if opts.selftest:
+            from .selftest import write_selftest   # selftest imports this module
+            write_selftest(tmp, network, folds, meta, board)
         verification = None
         if opts.verify > 0:
             progress.step(f"verifying {opts.verify} frames in RTL simulation ({opts.simulator})")
@@ -172,11 +176,7 @@ def _write_rtl(directory: Path, network, folds) -> dict:
     top = AxiStreamTop(accelerator)
     text = verilog.convert(top, name=RTL_NAME, ports=top.ports, emit_src=False)
     (directory / "rtl" / f"{RTL_NAME}.v").write_text(text)
-    return {"in_lanes": accelerator.in_lanes, "in_width": accelerator.in_width,
-            "in_bits": accelerator.in_type.bits,
-            "out_lanes": accelerator.out_lanes, "out_width": accelerator.out_width,
-            "out_bits": accelerator.out_type.bits, "out_signed": accelerator.out_type.signed,
-            "out_beats": accelerator.out_beats}
+    return accelerator.interface
 
 
 def random_frames(network: ir.Network, count: int, seed: int = 0) -> np.ndarray:

@@ -54,6 +54,8 @@ def _parser():
     q.add_argument("--folding", metavar="F.yaml", help="use this PE/SIMD per layer instead of choosing")
     q.add_argument("--force", action="store_true", help="replace an existing build directory")
     q.add_argument("--estimate", action="store_true", help="also synthesize with yosys (see 'finngen estimate')")
+    q.add_argument("--selftest", action="store_true",
+                   help="also write DIR/selftest/, a Vivado tree for an LED self-test bitstream (see 'finngen flash')")
     simulator_option(q)
     model_options(q)
 
@@ -67,6 +69,18 @@ def _parser():
 
     q = sub.add_parser("estimate", help="synthesize a build with yosys and record its resource counts")
     q.add_argument("build", help="a build directory")
+
+    q = sub.add_parser("flash", help="load a build's self-test bitstream into the board over JTAG (openFPGALoader)")
+    q.add_argument("build", help="a build directory")
+    q.add_argument("--cable", metavar="NAME", help="openFPGALoader cable (default: the board's own)")
+
+    q = sub.add_parser("deploy", help="copy a build's overlay and driver to a PYNQ board over ssh and check it there")
+    q.add_argument("build", help="a build directory")
+    q.add_argument("--host", required=True, metavar="USER@HOST", help="the board as ssh reaches it (keys only)")
+    q.add_argument("--dir", default="finngen", metavar="PATH", help="directory on the board (default: finngen in the home)")
+    q.add_argument("--images", type=int, default=8, metavar="N", help="seeded test images to run (default 8)")
+    q.add_argument("--python", default="python3", metavar="EXE",
+                   help="the board's Python with pynq (PYNQ 3: /usr/local/share/pynq-venv/bin/python)")
 
     sub.add_parser("boards", help="list the boards finngen knows")
     return p
@@ -197,7 +211,8 @@ def _build(args):
     out = build.build(build.Options(
         model=Path(args.model), fps=args.fps, board=args.board, clock_mhz=args.clock,
         out=Path(args.out) if args.out else None, input_type=_input_type(args), verify=args.verify,
-        folding=Path(args.folding) if args.folding else None, force=args.force, simulator=args.simulator))
+        folding=Path(args.folding) if args.folding else None, force=args.force, simulator=args.simulator,
+        selftest=args.selftest))
     if args.estimate:
         from .estimate import estimate_build
         estimate_build(out)
@@ -267,8 +282,25 @@ def _synth(args):
     print(f"wrote {out}: copy the .bit and .hwh into {directory / 'driver'} (see its README.md)")
 
 
+def _flash(args):
+    from .flash import flash
+    bitstream = flash(Path(args.build), cable=args.cable)
+    print(f"loaded {bitstream}: LD0 blinks, LD1 = all outputs matched, LD2 = mismatch")
+
+
+def _deploy(args):
+    from .deploy import check, deploy
+    if args.images < 1:
+        raise UsageError(f"--images {args.images} must be 1 or more")
+    result = deploy(Path(args.build), args.host, args.dir, images=args.images, python=args.python)
+    print(f"{args.host}: {result['report']}")
+    print(f"board == golden model (float32, bit for bit): {'yes' if result['match'] else 'NO'} "
+          f"({result['images']} images)")
+    check(result)
+
+
 _COMMANDS = {"inspect": _inspect, "run": _run, "boards": _boards, "build": _build, "verify": _verify,
-             "estimate": _estimate, "synth": _synth}
+             "estimate": _estimate, "synth": _synth, "flash": _flash, "deploy": _deploy}
 
 if __name__ == "__main__":
     sys.exit(main())

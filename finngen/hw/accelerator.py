@@ -54,6 +54,13 @@ class Accelerator(wiring.Component):
             "o": Out(stream.Signature(data.StructLayout({"data": unsigned(self.out_width), "last": 1}))),
         })
 
+    @property
+    def interface(self) -> dict:
+        """What the host needs to pack input words and unpack output words (see finngen.codec)."""
+        return {"in_lanes": self.in_lanes, "in_width": self.in_width, "in_bits": self.in_type.bits,
+                "out_lanes": self.out_lanes, "out_width": self.out_width, "out_bits": self.out_type.bits,
+                "out_signed": self.out_type.signed, "out_beats": self.out_beats}
+
     def elaborate(self, platform):
         m = Module()
         components = [self._component(stage) for stage in self.stages]

@@ -1,0 +1,99 @@
+"""``finngen flash`` against a stand-in openFPGALoader on PATH that records its arguments and
+answers as the real one does: success, a missing system library, no cable, another failure."""
+import json
+import sys
+
+import pytest
+
+from finngen import flash, selftest
+from finngen.errors import MissingToolError, ToolError, UsageError
+
+# what the real tool prints in each case (the library error comes from the dynamic loader)
+OUTPUTS = {
+    "ok": (0, "Load SRAM: [====] 100.00%\nDone\n"),
+    "nolib": (127, "openFPGALoader: error while loading shared libraries: libusb-1.0.so.0: cannot open shared "
+                   "object file: No such file or directory\n"),
+    "nocable": (1, "JTAG init failed with: unable to open ftdi device: -3 (device not found)\n"),
+    "other": (1, "Error: bitstream is for another part\n"),
+}
+STAND_IN = """#!{python}
+import json, pathlib, sys
+here = pathlib.Path(__file__).parent
+(here / "args.json").write_text(json.dumps(sys.argv[1:]))
+code, text = json.loads((here / "answer.json").read_text())
+sys.stderr.write(text)
+sys.exit(code)
+"""
+
+
+@pytest.fixture
+def tool(tmp_path, monkeypatch):
+    """The stand-in's directory, alone on PATH; write answer.json to choose its answer."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "openFPGALoader"
+    script.write_text(STAND_IN.format(python=sys.executable))
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    return bin_dir
+
+
+@pytest.fixture
+def build_dir(tmp_path):
+    directory = tmp_path / "build"
+    (directory / selftest.DIRECTORY).mkdir(parents=True)
+    (directory / "build.json").write_text(json.dumps({"board": "pynq-z2"}))
+    (directory / selftest.BITSTREAM).write_bytes(b"bitstream")
+    return directory
+
+
+def answer(tool, case):
+    (tool / "answer.json").write_text(json.dumps(OUTPUTS[case]))
+
+
+def test_loads_the_selftest_bitstream(tool, build_dir):
+    answer(tool, "ok")
+    assert flash.flash(build_dir) == build_dir / selftest.BITSTREAM
+    assert json.loads((tool / "args.json").read_text()) == ["--board", "pynq_z2",
+                                                            str(build_dir / selftest.BITSTREAM)]
+    assert "Done" in (build_dir / flash.LOG).read_text()
+
+
+def test_cable_replaces_the_board(tool, build_dir):
+    answer(tool, "ok")
+    flash.flash(build_dir, cable="digilent_hs2")
+    assert json.loads((tool / "args.json").read_text())[:2] == ["--cable", "digilent_hs2"]
+
+
+@pytest.mark.parametrize("case, error, text", [
+    ("nolib", MissingToolError, "libusb-1.0.so.0 is missing (apt-get install libusb-1.0-0 libftdi1-2"),
+    ("nocable", ToolError, "found no JTAG cable"),
+    ("other", ToolError, "failed: Error: bitstream is for another part"),
+])
+def test_failures_are_one_line(tool, build_dir, case, error, text):
+    answer(tool, case)
+    with pytest.raises(error) as e:
+        flash.flash(build_dir)
+    assert text in e.value.line() and "\n" not in e.value.line()
+
+
+def test_missing_bitstream_names_the_vivado_command(tool, build_dir):
+    (build_dir / selftest.BITSTREAM).unlink()
+    with pytest.raises(UsageError) as e:
+        flash.flash(build_dir)
+    assert selftest.build_command(build_dir) in e.value.line()
+
+
+def test_missing_selftest_names_the_build_option(tool, build_dir):
+    (build_dir / selftest.BITSTREAM).unlink()
+    (build_dir / selftest.DIRECTORY).rmdir()
+    with pytest.raises(UsageError) as e:
+        flash.flash(build_dir)
+    assert "finngen build ... --selftest" in e.value.line()
+
+
+def test_missing_tool(tool, build_dir):
+    (tool / "openFPGALoader").unlink()
+    with pytest.raises(MissingToolError) as e:
+        flash.flash(build_dir)
+    assert flash.INSTALL in e.value.line()
