@@ -270,7 +270,9 @@ def _estimate(args):
     model = data["resources"]["estimate"]
     print(f"{'':8}{'analytic':>10}{'yosys':>10}{'board':>10}")
     for key in ("lut", "ff", "bram36", "dsp"):
-        print(f"{key.upper():8}{model[key]:>10,g}{counts[key]:>10,g}{data['resources']['board'][key]:>10,}")
+        number = "{:>10,g}" if key == "bram36" else "{:>10,.0f}"
+        print(f"{key.upper():8}" + number.format(model[key]) + number.format(counts[key])
+              + f"{data['resources']['board'][key]:>10,}")
     print(f"{'CARRY4':8}{'':>10}{counts['carry4']:>10,}")
 
 
