@@ -1,0 +1,91 @@
+"""finngen's speed and size benchmarks: prints a markdown report (docs/benchmarks.md).
+
+    .venv/bin/python bench/run_benchmarks.py [--quick] [--out docs/benchmarks.md]
+
+For every example it builds the accelerator, simulates it in Verilator and compares the
+measured cycles per frame with the prediction; for CNV-W1A1 it also checks the fit at 9,000
+FPS on the PYNQ-Z1, the estimate at BNN-PYNQ's published folding, and the build time.
+--quick skips the CNV simulations (a Verilator build of CNV takes minutes).
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "examples" / "models"
+FINNGEN = [sys.executable, "-m", "finngen.cli"]
+
+# model, --fps at 100 MHz on the PYNQ-Z1, simulate?
+CASES = [
+    ("digits_mlp", "20000", True),
+    ("digits_cnn", "20000", True),
+    ("lfc_w1a1", "100000", True),
+    ("cnv_w1a1", "9000", True),
+]
+BNN_PYNQ_CNV = {"lut": 26072, "bram36": 124, "fps": 3020}
+
+
+def build(model, out, *extra):
+    started = time.monotonic()
+    run = subprocess.run(FINNGEN + ["build", str(MODELS / f"{model}.nnp"), "--board", "pynq-z1", "--out", str(out),
+                                    "--force", *extra], capture_output=True, text=True)
+    if run.returncode:
+        raise SystemExit(f"build of {model} failed: {run.stderr.strip().splitlines()[-1]}")
+    return json.loads((out / "report.json").read_text()), time.monotonic() - started
+
+
+def row(model, fps, report, seconds):
+    p, r, v = report["predicted"], report["resources"]["estimate"], report["verification"]
+    measured = v["sim_cycles_per_frame"] if v else None
+    error = f"{(measured - p['cycles_per_frame']) / p['cycles_per_frame']:+.2%}" if measured else "not simulated"
+    return (f"| {model} | {fps} | {p['cycles_per_frame']:,} | {measured and f'{measured:,.0f}' or '-'} | {error} | "
+            f"{p['fps']:,.0f} | {r['lut']:,.0f} | {r['bram36']:g} | {p['xnor_lanes']:,} | "
+            f"{p['lane_utilisation']:.1%} | {p['fps'] / r['lut']:.3f} | {seconds:.0f} s |")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="skip simulating CNV")
+    parser.add_argument("--out", type=Path, help="also write the report here")
+    args = parser.parse_args()
+    lines = ["| model | --fps | predicted cycles/frame | simulated | difference | predicted FPS | LUT (est.) "
+             "| BRAM36 (est.) | XNOR lanes | lane utilisation | FPS per LUT | build time |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for model, fps, simulate in CASES:
+            verify = "0" if (args.quick and model == "cnv_w1a1") or not simulate else "3"
+            report, seconds = build(model, tmp / model, "--fps", fps, "--verify", verify)
+            lines.append(row(model, fps, report, seconds))
+            print(lines[-1], flush=True)
+
+        cnv_folding = ROOT / "bench" / "cnv_bnn_pynq_folding.yaml"
+        report, _ = build("cnv_w1a1", tmp / "cnv_pynq", "--fps", "3000", "--folding", str(cnv_folding),
+                          "--verify", "0")
+        est = report["resources"]["estimate"]
+        times = [build("cnv_w1a1", tmp / "cnv_time", "--fps", "9000", "--verify", "0")[1] for _ in range(3)]
+        fit = json.loads((tmp / "cnv_w1a1" / "report.json").read_text())
+    text = "\n".join([
+        "## Throughput and size (PYNQ-Z1, 100 MHz)", "", *lines, "",
+        "## CNV-W1A1 against BNN-PYNQ", "",
+        f"- At `--fps 9000` on the PYNQ-Z1: predicted {fit['predicted']['fps']:,.0f} FPS, estimate "
+        f"{fit['resources']['estimate']['lut']:,.0f} LUT and {fit['resources']['estimate']['bram36']:g} BRAM36 of "
+        f"53,200 and 140 (BNN-PYNQ runs this network at {BNN_PYNQ_CNV['fps']:,} FPS on the same chip).",
+        f"- At BNN-PYNQ's published folding (`bench/cnv_bnn_pynq_folding.yaml`): predicted "
+        f"{report['predicted']['cycles_per_frame']:,} cycles/frame, estimate {est['lut']:,.0f} LUT (BNN-PYNQ: "
+        f"{BNN_PYNQ_CNV['lut']:,}) and {est['bram36']:g} BRAM36 (BNN-PYNQ: {BNN_PYNQ_CNV['bram36']}).",
+        f"- `finngen build cnv_w1a1.nnp --fps 9000 --board pynq-z1 --verify 0`: median {statistics.median(times):.1f} s "
+        f"of 3 runs ({', '.join(f'{t:.1f}' for t in times)}).",
+    ])
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
