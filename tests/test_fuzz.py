@@ -2,15 +2,13 @@
 
 Bounded for `make test`; FINNGEN_FUZZ_EXAMPLES raises the count for a long run (docs/fuzzing.md).
 """
-import io
 import os
-import zipfile
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from examples_models import MODELS
+from examples_models import MODELS, members, zip_bytes
 from finngen import boards, cli
 from finngen.errors import FinngenError
 
@@ -19,19 +17,6 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 MODEL = MODELS / "digits_cnn.nnp"
 ALLOWED = {0, 2, 3, 4}
-
-
-def _members(path):
-    with zipfile.ZipFile(path) as z:
-        return {i.filename: z.read(i) for i in z.infolist()}
-
-
-def _zip(members):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return buf.getvalue()
 
 
 def _run_model(tmp_path, capsys, data, images=None):
@@ -63,8 +48,8 @@ def test_mutated_model_bytes(tmp_path, capsys, data):
 @FUZZ
 @given(st.data())
 def test_mutated_network_text(tmp_path, capsys, data):
-    members = _members(MODEL)
-    lines = members["network.nntxt"].decode().splitlines()
+    contents = members(MODEL)
+    lines = contents["network.nntxt"].decode().splitlines()
     for _ in range(data.draw(st.integers(1, 4))):
         i = data.draw(st.integers(0, len(lines) - 1))
         action = data.draw(st.sampled_from(["delete", "number", "duplicate", "rename"]))
@@ -80,20 +65,20 @@ def test_mutated_network_text(tmp_path, capsys, data):
             lines[i] = f'{key}: "{data.draw(st.sampled_from(["x", "y", "nope", "", "BinaryTanh", "ReLU"]))}"'
         if not lines:
             break
-    members["network.nntxt"] = "\n".join(lines).encode()
-    _run_model(tmp_path, capsys, _zip(members))
+    contents["network.nntxt"] = "\n".join(lines).encode()
+    _run_model(tmp_path, capsys, zip_bytes(contents))
 
 
 @FUZZ
 @given(st.data())
 def test_mutated_parameters(tmp_path, capsys, data):
-    members = _members(MODEL)
-    raw = bytearray(members["parameter.h5"])
+    contents = members(MODEL)
+    raw = bytearray(contents["parameter.h5"])
     for _ in range(data.draw(st.integers(1, 16))):
         i = data.draw(st.integers(0, len(raw) - 1))
         raw[i] = data.draw(st.integers(0, 255))
-    members["parameter.h5"] = bytes(raw)
-    _run_model(tmp_path, capsys, _zip(members))
+    contents["parameter.h5"] = bytes(raw)
+    _run_model(tmp_path, capsys, zip_bytes(contents))
 
 
 @FUZZ

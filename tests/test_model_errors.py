@@ -6,38 +6,25 @@ import h5py
 import numpy as np
 import pytest
 
-from examples_models import MODELS
+from examples_models import MODELS, members, zip_bytes
 from finngen import cli
 from finngen.errors import ModelError, MissingToolError
 
 SOURCE = MODELS / "digits_mlp.nnp"
 
 
-def _members():
-    with zipfile.ZipFile(SOURCE) as z:
-        return {i.filename: z.read(i) for i in z.infolist()}
-
-
-def _zip(members):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return buf.getvalue()
-
-
 def _edit_text(old, new, count=1):
-    members = _members()
-    text = members["network.nntxt"].decode()
+    contents = members(SOURCE)
+    text = contents["network.nntxt"].decode()
     assert old in text
-    members["network.nntxt"] = text.replace(old, new, count).encode()
-    return _zip(members)
+    contents["network.nntxt"] = text.replace(old, new, count).encode()
+    return zip_bytes(contents)
 
 
 def _edit_param(name, change):
-    members = _members()
+    contents = members(SOURCE)
     out = io.BytesIO()
-    with h5py.File(io.BytesIO(members["parameter.h5"]), "r") as src, h5py.File(out, "w") as dst:
+    with h5py.File(io.BytesIO(contents["parameter.h5"]), "r") as src, h5py.File(out, "w") as dst:
         def copy(key, obj):
             if isinstance(obj, h5py.Dataset):
                 value = obj[()]
@@ -46,12 +33,12 @@ def _edit_param(name, change):
                 if value is not None:
                     dst[key] = value
         src.visititems(copy)
-    members["parameter.h5"] = out.getvalue()
-    return _zip(members)
+    contents["parameter.h5"] = out.getvalue()
+    return zip_bytes(contents)
 
 
 def _huge_member():
-    buf = io.BytesIO(_zip(_members()))
+    buf = io.BytesIO(zip_bytes(members(SOURCE)))
     with zipfile.ZipFile(buf, "a") as z:
         info = zipfile.ZipInfo("parameter.protobuf")
         z.writestr(info, b"\0" * 1024)
@@ -66,10 +53,10 @@ CASES = {
     "empty": (lambda: b"", "the file is empty"),
     "not_zip": (lambda: b"hello world, not a model", "not a .nnp file (not a zip archive"),
     "truncated": (lambda: SOURCE.read_bytes()[:5000], "not a .nnp file"),
-    "escaping": (lambda: _zip({**_members(), "../evil.txt": b"x"}), "whose path escapes the archive"),
-    "absolute": (lambda: _zip({**_members(), "/etc/evil": b"x"}), "whose path escapes the archive"),
+    "escaping": (lambda: zip_bytes({**members(SOURCE), "../evil.txt": b"x"}), "whose path escapes the archive"),
+    "absolute": (lambda: zip_bytes({**members(SOURCE), "/etc/evil": b"x"}), "whose path escapes the archive"),
     "huge_member": (_huge_member, "more than any model that fits an FPGA"),
-    "no_network_member": (lambda: _zip({k: v for k, v in _members().items() if k != "network.nntxt"}),
+    "no_network_member": (lambda: zip_bytes({k: v for k, v in members(SOURCE).items() if k != "network.nntxt"}),
                           "has no network.nntxt"),
     "malformed_text": (lambda: _edit_text("network {", "network {{ oops"), "network.nntxt is malformed"),
     "executor_names_missing_network": (lambda: _edit_text('network_name: "digits_mlp"', 'network_name: "other"'),
