@@ -107,7 +107,7 @@ def build(opts: Options) -> Path:
               f"more than the {budget:,} that --fps {opts.fps} allows at {clock:g} MHz", file=sys.stderr)
     total, per_stage = resources.estimate(chain)
     if not total.fits(board.resources):
-        raise DoesNotFitError(f"the folding needs {report.describe(asdict(total))}, more than {board.name} has "
+        raise DoesNotFitError(f"the folding needs {report.describe(asdict(total.rounded()))}, more than {board.name} has "
                               f"({report.describe(board.resources)})",
                               fix="choose smaller PE/SIMD in the folding file, or a larger board")
 

@@ -28,7 +28,7 @@ def summary(meta, network, chain, per_stage, total, board, clock_mhz, budget, ve
                       "macs_per_frame": macs, "xnor_lanes": lanes,
                       "lane_utilisation": macs / (lanes * cycles)},
         "layers": [_stage(s, r) for s, r in zip(chain, per_stage)],
-        "resources": {"estimate": asdict(total), "board": {k: board.resources[k] for k in RESOURCE_KEYS}},
+        "resources": {"estimate": asdict(total.rounded()), "board": {k: board.resources[k] for k in RESOURCE_KEYS}},
         "interface": meta["interface"],
         "verification": verification,
     }
@@ -39,7 +39,7 @@ def _stage(stage, res) -> dict:
     simd = stage.fold.simd if stage.fold else stage.lanes_in
     entry = {"name": stage.name, "kind": stage.kind, "layer": stage.layer.name, "pe": pe, "simd": simd,
              "cycles": stage.cycles}
-    entry.update(asdict(res))
+    entry.update(asdict(res.rounded()))
     if isinstance(stage.layer, ir.MatrixLayer) and stage.kind == "matrix":
         entry["mh"], entry["mw"] = stage.layer.out_channels, stage.layer.fan_in
     return entry

@@ -49,9 +49,6 @@ class Resources:
         return Resources(round(self.lut), round(self.ff), math.ceil(2 * self.bram36 - 1e-9) / 2,
                          round(self.dsp))
 
-    def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
     def utilisation(self, board) -> dict:
         """Fraction of each of the board's resources used (``board``: a dict such as
         ``{"lut": 53200, "ff": 106400, "bram36": 140, "dsp": 220}`` or a boards.Board)."""

@@ -75,11 +75,6 @@ class SlidingWindow(wiring.Component):
             "o": Out(stream.Signature(window_shape(layer.in_type, simd, layer.has_padding))),
         })
 
-    @property
-    def beats_per_pixel(self):
-        """Output beats per output pixel: ``k * k * C / simd``."""
-        return self.layer.fan_in // self.simd
-
     def elaborate(self, platform):
         m = Module()
         layer = self.layer
