@@ -53,7 +53,7 @@ def _shape(graph, name):
 
 
 def _table(rows):
-    widths = [max(len(str(r[i])) for r in rows[:]) for i in range(len(rows[0]) - 1)]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]) - 1)]
     out = []
     for r in rows:
         out.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) + "  " + str(r[-1]))

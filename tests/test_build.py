@@ -62,7 +62,7 @@ CASES = {
 }
 
 
-def _images(kind, path, count=6):
+def _images(kind, count=6):
     if kind == "digits":
         return load_split()[2][:count]
     rng = np.random.RandomState(3)
@@ -83,7 +83,7 @@ def test_build_runs_bit_exact_at_predicted_speed(models, tmp_path, capsys, name)
     assert abs(verification["sim_cycles_per_frame"] - predicted) <= 0.01 * predicted
 
     # the user's images through the RTL, with seeded random stalls on both streams
-    images = _images(kind, models[name])
+    images = _images(kind)
     np.save(tmp_path / "x.npy", images)
     from finngen import build, host
     network = cli._built_network(out)
