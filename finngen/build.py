@@ -15,9 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import boards, codec, driver, folding, ir, nnp, pipeline, report, vivado
+from .board import boards, driver, vivado
+from . import codec, ir, report
+from .compile import folding, pipeline
+from .frontend import nnp
 from .errors import DoesNotFitError, MismatchError, UsageError
-from .streamline import streamline
+from .frontend.streamline import streamline
 
 RTL_NAME = "finngen_accelerator"
 
@@ -70,7 +73,7 @@ def target_budget(fps: str, clock_mhz: float):
 
 
 def build(opts: Options) -> Path:
-    from . import resources
+    from .compile import resources
     out = Path(opts.out) if opts.out else Path("build") / Path(opts.model).stem
     if out.exists() and not opts.force:
         raise UsageError(f"{out} already exists", fix="pass --force to replace it, or choose --out")
@@ -126,7 +129,7 @@ def build(opts: Options) -> Path:
         vivado.write_project(tmp, meta, board)
         driver.write_driver(tmp, network, meta)
         if opts.selftest:
-            from .selftest import write_selftest   # selftest imports this module
+            from .board.selftest import write_selftest   # selftest imports this module
             write_selftest(tmp, network, folds, meta, board)
         verification = None
         if opts.verify > 0:

@@ -121,14 +121,15 @@ def _input_type(args):
 
 
 def _inspect(args):
-    from . import nnp
-    from .inspect import describe
+    from .frontend import nnp
+    from .frontend.inspect import describe
     print(describe(nnp.read(args.model), _input_type(args)))
 
 
 def _run(args):
-    from . import build, host, nnp
-    from .streamline import streamline
+    from . import build, host
+    from .frontend import nnp
+    from .frontend.streamline import streamline
     directory = Path(args.model)
     if directory.is_dir():
         network = _built_network(directory)
@@ -178,7 +179,7 @@ def save_array(path, array):
 
 
 def _boards(args):
-    from . import boards
+    from .board import boards
     rows = [boards.load(name) for name in boards.known()]
     print(f"{'board':<12} {'part':<22} {'ps':<17} {'clock':>7} {'LUT':>8} {'FF':>8} {'BRAM36':>7} {'DSP':>6}")
     for b in rows:
@@ -189,9 +190,9 @@ def _boards(args):
 
 def _built_network(directory: Path):
     """The network of a build directory, streamlined as it was built."""
-    from . import nnp
+    from .frontend import nnp
     from .ir import DataType
-    from .streamline import streamline
+    from .frontend.streamline import streamline
     meta = _build_meta(directory)
     return streamline(nnp.read(directory / "model.nnp"), DataType(meta["input"]["bits"], meta["input"]["signed"]))
 
@@ -214,7 +215,7 @@ def _build(args):
         folding=Path(args.folding) if args.folding else None, force=args.force, simulator=args.simulator,
         selftest=args.selftest))
     if args.estimate:
-        from .estimate import estimate_build
+        from .board.estimate import estimate_build
         estimate_build(out)
     data = json.loads((out / "report.json").read_text())
     p, r, v = data["predicted"], data["resources"]["estimate"], data["verification"]
@@ -262,7 +263,7 @@ def _nnabla_forward(path, x):
 
 
 def _estimate(args):
-    from .estimate import estimate_build
+    from .board.estimate import estimate_build
     directory = Path(args.build)
     _build_meta(directory)
     counts = estimate_build(directory)
@@ -277,7 +278,7 @@ def _estimate(args):
 
 
 def _synth(args):
-    from . import vivado
+    from .board import vivado
     directory = Path(args.build)
     _build_meta(directory)
     out = vivado.synth(directory)
@@ -285,13 +286,13 @@ def _synth(args):
 
 
 def _flash(args):
-    from .flash import flash
+    from .board.flash import flash
     bitstream = flash(Path(args.build), cable=args.cable)
     print(f"loaded {bitstream}: LD0 blinks, LD1 = all outputs matched, LD2 = mismatch")
 
 
 def _deploy(args):
-    from .deploy import check, deploy
+    from .board.deploy import check, deploy
     if args.images < 1:
         raise UsageError(f"--images {args.images} must be 1 or more")
     result = deploy(Path(args.build), args.host, args.dir, images=args.images, python=args.python)

@@ -14,7 +14,7 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.hdl import Value
 
-from sim.streams import Result, Traffic
+from finngen.sim.streams import Result, Traffic
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "sim"
@@ -61,7 +61,7 @@ def build(component, name, sim=None, waves=False):
 def run_stream_test(component, name, in_beats, expected, traffic=Traffic(), *, lane_bits=None,
                     sim=None, max_cycles=None):
     """Drive ``component.i`` with ``in_beats`` and compare every beat of ``component.o`` with
-    ``expected`` in an RTL simulator (:mod:`sim.tb_stream`); return a :class:`Result` with the
+    ``expected`` in an RTL simulator (:mod:`finngen.sim.tb_stream`); return a :class:`Result` with the
     cycle of every beat. Raises :exc:`AssertionError` naming the waveform file on failure."""
     if max_cycles is None:
         max_cycles = 100 + 20 * (len(in_beats) + len(expected))
@@ -97,7 +97,7 @@ def _run(component, name, spec, sim, waves):
     spec_path.write_text(json.dumps(spec))
     results = test_dir / "results.xml"
     try:
-        runner.test(test_module="sim.tb_stream", hdl_toplevel=name, hdl_toplevel_lang="verilog",
+        runner.test(test_module="finngen.sim.tb_stream", hdl_toplevel=name, hdl_toplevel_lang="verilog",
                     build_dir=build_dir,
                     test_dir=test_dir, results_xml=str(results), waves=waves,
                     extra_env={"FINNGEN_TB_SPEC": str(spec_path)},

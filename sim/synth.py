@@ -1,5 +1,5 @@
-"""Synthesis of Amaranth components for the tests, through :mod:`finngen.yosys`."""
-from finngen.yosys import LATCHES, synthesize as synthesize_verilog
+"""Synthesis of Amaranth components for the tests, through :mod:`finngen.board.yosys`."""
+from finngen.board.yosys import LATCHES, synthesize as synthesize_verilog
 
 from .runner import BUILD, to_verilog
 

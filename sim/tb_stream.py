@@ -11,8 +11,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge
 
-from sim.cocotb_streams import StreamSink, StreamSource
-from sim.streams import Traffic
+from finngen.sim.cocotb_streams import StreamSink, StreamSource
+from finngen.sim.streams import Traffic
 
 
 @cocotb.test()

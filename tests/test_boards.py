@@ -1,8 +1,9 @@
 """Board files: the shipped ones load, bad ones are reported with file, line and key."""
 import pytest
 
-from finngen import boards, cli
-from finngen.boards import BoardError
+from finngen.board import boards
+from finngen import cli
+from finngen.board.boards import BoardError
 
 GOOD = """name: mine
 part: xc7z020clg400-1

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from finngen import deploy, vivado
+from finngen.board import deploy, vivado
 from finngen.errors import ToolError, UsageError
 from test_driver import built  # noqa: F401 (the digits MLP build, with its driver)
 
@@ -21,7 +21,8 @@ STAND_IN = """import sys
 sys.path[:0] = {paths!r}
 import numpy as np
 import test_driver as bench
-from finngen import boards, codec, golden
+from finngen.board import boards
+from finngen import codec, golden
 from finngen.cli import _built_network
 
 BUILD = {build!r}

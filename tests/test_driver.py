@@ -17,7 +17,8 @@ import pytest
 
 from digits_data import load_split
 from examples_models import MODELS
-from finngen import boards, build, codec, driver, host, rtlsim, vivado
+from finngen.board import boards, driver, vivado
+from finngen import build, codec, host, rtlsim
 from finngen.cli import _built_network
 from nnp_files import forward_saved
 

@@ -4,9 +4,10 @@ import pytest
 
 from digits_data import load_split
 from examples_models import MODELS
-from finngen import host, nnp
+from finngen import host
+from finngen.frontend import nnp
 from finngen.ir import DataType
-from finngen.streamline import streamline
+from finngen.frontend.streamline import streamline
 from nnp_files import forward_saved
 
 EXAMPLES = {

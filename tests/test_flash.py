@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from finngen import flash, selftest
+from finngen.board import flash, selftest
 from finngen.errors import MissingToolError, ToolError, UsageError
 
 # what the real tool prints in each case (the library error comes from the dynamic loader)

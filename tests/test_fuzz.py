@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from examples_models import MODELS, members, zip_bytes
-from finngen import boards, cli
+from finngen.board import boards
+from finngen import cli
 from finngen.errors import FinngenError
 
 EXAMPLES = int(os.environ.get("FINNGEN_FUZZ_EXAMPLES", "60"))

@@ -6,9 +6,9 @@ from amaranth.hdl import Fragment
 from finngen import ir
 from finngen.hw import MVTU
 from finngen.hw.mvtu import cycles_per_pixel
-from sim.cases import mvtu_case, run_case
-from sim.layers import matrix_layer, random_config
-from sim.streams import Traffic
+from finngen.sim.cases import mvtu_case, run_case
+from finngen.sim.layers import matrix_layer, random_config
+from finngen.sim.streams import Traffic
 
 U4, I3, U8, I8, I2 = (ir.DataType(4), ir.DataType(3, signed=True), ir.DataType(8),
                       ir.DataType(8, signed=True), ir.DataType(2, signed=True))
@@ -114,6 +114,6 @@ def test_mvtu_rejects_bad_folding(pe, simd, match):
 
 
 def test_mvtu_rejects_pool_layer():
-    from sim.layers import pool_layer
+    from finngen.sim.layers import pool_layer
     with pytest.raises(TypeError, match="MatrixLayer"):
         MVTU(pool_layer((4, 4, 2), 2), 1, 1)

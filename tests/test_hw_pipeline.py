@@ -2,9 +2,9 @@
 sliding window -> MVTU -> width converter -> FIFO -> max pool."""
 import pytest
 
-from sim.cases import conv_pool_case, run_case
-from sim.layers import matrix_layer, pool_layer
-from sim.streams import Traffic
+from finngen.sim.cases import conv_pool_case, run_case
+from finngen.sim.layers import matrix_layer, pool_layer
+from finngen.sim.streams import Traffic
 
 
 def test_conv_pool_chain_rtl():

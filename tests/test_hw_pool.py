@@ -4,9 +4,9 @@ import pytest
 
 from finngen import ir
 from finngen.hw import MaxPool
-from sim.cases import pool_case, run_case
-from sim.layers import pool_layer
-from sim.streams import Traffic
+from finngen.sim.cases import pool_case, run_case
+from finngen.sim.layers import pool_layer
+from finngen.sim.streams import Traffic
 
 # (in_shape, kernel, element type, channels per beat)
 CONFIGS = {

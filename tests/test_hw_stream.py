@@ -4,8 +4,8 @@ import pytest
 
 from finngen import ir
 from finngen.hw import StreamFIFO, StreamWidthConverter
-from sim.cases import dwc_case, fifo_case, run_case
-from sim.streams import Traffic
+from finngen.sim.cases import dwc_case, fifo_case, run_case
+from finngen.sim.streams import Traffic
 
 
 @pytest.mark.parametrize("n_in, n_out", [(4, 2), (2, 4), (1, 8), (8, 1), (2, 3), (6, 4), (5, 5)])

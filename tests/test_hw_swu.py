@@ -4,9 +4,9 @@ import pytest
 
 from finngen import ir
 from finngen.hw import SlidingWindow
-from sim.cases import run_case, swu_case
-from sim.layers import matrix_layer, random_config
-from sim.streams import Traffic
+from finngen.sim.cases import run_case, swu_case
+from finngen.sim.layers import matrix_layer, random_config
+from finngen.sim.streams import Traffic
 
 I3, U8 = ir.DataType(3, signed=True), ir.DataType(8)
 

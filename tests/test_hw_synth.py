@@ -4,8 +4,8 @@ import pytest
 from finngen import ir
 from finngen.hw import MVTU, MaxPool, SlidingWindow, StreamFIFO, StreamWidthConverter
 from finngen.hw.packing import beat_shape
-from sim.layers import matrix_layer, pool_layer
-from sim.synth import LATCHES, synthesize
+from finngen.sim.layers import matrix_layer, pool_layer
+from finngen.sim.synth import LATCHES, synthesize
 
 
 @pytest.mark.synth

@@ -6,7 +6,8 @@ import zipfile
 from pathlib import Path
 
 from examples_models import MODELS
-from finngen import cli, folding
+from finngen import cli
+from finngen.compile import folding
 
 WEIRD = 'läyer "0" [$(rm -rf x)] {`y`} \\n'
 

@@ -35,9 +35,10 @@ def test_binary_weight_within_float32_rounding(tmp_path, seed):
     opts = modelgen.Options(conv=bool(seed % 2), binary_weight=True, input_bits=4)
     model = tmp_path / "m.nnp"
     images, expected = modelgen.make(300 + seed, model, opts)
-    from finngen import host, nnp
+    from finngen import host
+    from finngen.frontend import nnp
     from finngen.ir import DataType
-    from finngen.streamline import streamline
+    from finngen.frontend.streamline import streamline
     got = host.run_golden(streamline(nnp.read(model), DataType(4)), images)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
     assert np.array_equal(got.argmax(axis=1), expected.argmax(axis=1))

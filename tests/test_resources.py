@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from finngen import boards, folding, ir, pipeline, resources
-from finngen.folding import Fold
-from finngen.resources import Resources
-from sim.layers import matrix_layer, pool_layer
+from finngen.board import boards
+from finngen.compile import folding, pipeline, resources
+from finngen import ir
+from finngen.compile.folding import Fold
+from finngen.compile.resources import Resources
+from finngen.sim.layers import matrix_layer, pool_layer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))

@@ -3,11 +3,12 @@ and the Vivado tree it writes for every board with PL LEDs."""
 import pytest
 from amaranth.sim import Simulator
 
-from finngen import boards, ir, platforms, selftest
+from finngen.board import boards, platforms, selftest
+from finngen import ir
 from finngen.errors import UsageError
-from finngen.folding import Fold
+from finngen.compile.folding import Fold
 from finngen.hw.accelerator import Accelerator
-from sim.layers import matrix_layer
+from finngen.sim.layers import matrix_layer
 
 FRAMES = 2
 # the fixture's accelerator only describes the stream interface; each test elaborates its own

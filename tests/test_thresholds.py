@@ -4,7 +4,7 @@ import nnabla.functions as F
 import numpy as np
 
 from finngen.epilogue import BatchNorm, Epilogue
-from finngen.thresholds import integer_thresholds
+from finngen.frontend.thresholds import integer_thresholds
 
 
 def _nnabla_bits(s, bias, bn):

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from finngen import boards, vivado
+from finngen.board import boards, vivado
 from finngen.errors import DoesNotFitError, MissingToolError
 
 TCLSH = shutil.which("tclsh")

@@ -1,4 +1,4 @@
-"""The whole accelerator: the stages of :mod:`finngen.pipeline` chained through FIFOs.
+"""The whole accelerator: the stages of :mod:`finngen.compile.pipeline` chained through FIFOs.
 
 The input takes ``lanes_in`` elements per beat in the low bits of a byte-aligned word (what an
 AXI4-Stream TDATA carries); the output gives the last stage's lanes the same way, with ``last``
@@ -10,7 +10,8 @@ from amaranth.hdl import Elaboratable, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .. import ir, pipeline
+from .. import ir
+from ..compile import pipeline
 from .dwc import StreamWidthConverter
 from .fifo import StreamFIFO
 from .mvtu import MVTU
@@ -32,7 +33,7 @@ class Accelerator(wiring.Component):
     ----------
     network : :class:`~finngen.ir.Network`
     folds : dict
-        Layer name -> :class:`~finngen.folding.Fold` for every matrix layer.
+        Layer name -> :class:`~finngen.compile.folding.Fold` for every matrix layer.
 
     Members
     -------

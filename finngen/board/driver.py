@@ -7,11 +7,13 @@ the same checks, packing and float32 epilogue as ``finngen run``.
 from __future__ import annotations
 
 import shutil
+from importlib import resources
 from pathlib import Path
 
-from . import codec, host, vivado
+from .. import codec, host
+from . import vivado
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "driver"
+TEMPLATES = Path(str(resources.files("finngen.templates"))) / "driver"
 PACKAGE = "finngen_driver"
 
 

@@ -6,13 +6,14 @@ Every file is validated on load, and a bad one is reported with its file, line a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from .errors import UsageError
+from ..errors import UsageError
 
-BOARDS_DIR = Path(__file__).resolve().parents[1] / "boards"
+BOARDS_DIR = Path(str(resources.files("finngen.board_files")))
 PS_KINDS = ("zynq-7000", "zynq-ultrascale+")
 RESOURCES = ("lut", "ff", "bram36", "dsp")
 

@@ -8,7 +8,7 @@ from amaranth.build import Attrs, Clock, DiffPairs, Pins, Resource
 from amaranth.vendor import XilinxPlatform
 from amaranth_boards.resources import ButtonResources, LEDResources, SwitchResources
 
-from .errors import UsageError
+from ..errors import UsageError
 
 __all__ = ["PynqZ1Platform", "PynqZ2Platform", "Ultra96V2Platform", "ZCU104Platform", "KV260Platform",
            "platform_for"]
@@ -71,7 +71,7 @@ PLATFORMS = {"pynq-z1": PynqZ1Platform, "pynq-z2": PynqZ2Platform, "ultra96-v2":
 
 
 def platform_for(board) -> XilinxPlatform:
-    """An instance of the platform of a finngen :class:`~finngen.boards.Board` (by its name)."""
+    """An instance of the platform of a finngen :class:`~finngen.board.boards.Board` (by its name)."""
     if board.name not in PLATFORMS:
         raise UsageError(f"finngen has no pin description for board {board.name!r}",
                          fix=f"use one of {', '.join(PLATFORMS)}")

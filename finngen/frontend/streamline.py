@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import ir
-from .epilogue import BatchNorm, Epilogue
-from .errors import ModelError
+from .. import ir
+from ..epilogue import BatchNorm, Epilogue
+from ..errors import ModelError
 from .thresholds import integer_thresholds
 
 MATRIX_OPS = ("BinaryConnectAffine", "BinaryConnectConvolution",
@@ -51,7 +51,7 @@ class _Pending:
 
 
 def streamline(graph, input_type: ir.DataType = ir.DataType(8)) -> ir.Network:
-    """Turn a :class:`~finngen.nnp.Graph` into an :class:`~finngen.ir.Network`.
+    """Turn a :class:`~finngen.frontend.nnp.Graph` into an :class:`~finngen.ir.Network`.
 
     ``input_type`` is the integer type of the model's input; a BinaryTanh on the input makes
     the accelerator input bipolar instead. Raises :class:`ModelError` naming the first

@@ -1,5 +1,5 @@
 """``finngen inspect``: the layers of a model as finngen understands them."""
-from . import ir
+from .. import ir
 from .streamline import analyse
 
 

@@ -21,9 +21,10 @@ from amaranth.hdl import Cat, Elaboratable, Module, Signal, unsigned
 from amaranth.lib import io
 from amaranth.lib.memory import Memory
 
-from . import build, codec, golden, platforms
-from .errors import UsageError
-from .hw.accelerator import Accelerator
+from .. import build, codec, golden
+from . import platforms
+from ..errors import UsageError
+from ..hw.accelerator import Accelerator
 
 DIRECTORY = "selftest"
 NAME = "top"

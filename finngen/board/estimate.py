@@ -5,7 +5,8 @@ import json
 import sys
 from pathlib import Path
 
-from . import report, yosys
+from .. import report
+from . import yosys
 
 # Beyond this the analytic model needs attention; the two are not expected to agree exactly.
 WARN_RATIO = 0.25
@@ -14,7 +15,7 @@ WARN_RATIO = 0.25
 def estimate_build(directory: Path) -> dict:
     """Synthesize ``directory``'s accelerator; record the counts in its report; return them."""
     directory = Path(directory)
-    from .build import RTL_NAME
+    from ..build import RTL_NAME
     verilog = (directory / "rtl" / f"{RTL_NAME}.v").read_text()
     print(f"finngen: synthesizing {RTL_NAME} with yosys (synth_xilinx, xc7)...", file=sys.stderr, flush=True)
     cells = yosys.synthesize({RTL_NAME: verilog}, directory / "yosys")[RTL_NAME]

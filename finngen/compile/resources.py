@@ -327,7 +327,7 @@ def payload_bits(stage: pipeline.Stage) -> int:
 
 
 def estimate(chain) -> tuple:
-    """(total, per stage) for a chain from :func:`finngen.pipeline.stages`: each stage's
+    """(total, per stage) for a chain from :func:`finngen.compile.pipeline.stages`: each stage's
     component plus the FIFO that feeds it (``pipeline.fifo_depth`` beats of the producer's
     output), and the top level's output beat counter."""
     per_stage = []

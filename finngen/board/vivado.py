@@ -12,11 +12,12 @@ import shlex
 import shutil
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
-from .errors import DoesNotFitError, MissingToolError, ToolError, UsageError
+from ..errors import DoesNotFitError, MissingToolError, ToolError, UsageError
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "vivado_project.tcl"
+TEMPLATE = Path(str(resources.files("finngen.templates"))) / "vivado_project.tcl"
 SCRIPT = Path("vivado") / "build_overlay.tcl"
 OUTPUT = Path("vivado") / "output"
 LOG = Path("vivado") / "vivado.log"

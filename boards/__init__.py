@@ -1,0 +1,1 @@
+"""Board description files (*.yaml), installed as package data: see finngen.board.boards."""

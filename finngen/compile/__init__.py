@@ -1,0 +1,1 @@
+"""From the IR to a plan: folding (PE/SIMD), the pipeline of stages and their resources."""
