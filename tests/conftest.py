@@ -22,6 +22,9 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     import os
-    config.addinivalue_line("markers", "synth: runs yosys synthesis (deselect with -m 'not synth')")
+    # Tiers: `pytest -m "not rtl and not synth and not slow"` is the quick tier (under a minute).
+    config.addinivalue_line("markers", "rtl: runs an RTL simulator (Verilator or Icarus)")
+    config.addinivalue_line("markers", "synth: runs yosys synthesis or place and route (deselect with -m 'not synth')")
+    config.addinivalue_line("markers", "slow: takes more than a few seconds without a simulator or synthesis")
     if config.getoption("--sim"):
         os.environ["FINNGEN_SIM"] = config.getoption("--sim")
