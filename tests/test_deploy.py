@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from finngen.board import deploy, vivado
+from finngen.builddir import BuildDir
 from finngen.errors import ToolError, UsageError
 from test_driver import built  # noqa: F401 (the digits MLP build, with its driver)
 
@@ -23,10 +24,10 @@ import numpy as np
 import test_driver as bench
 from finngen.board import boards
 from finngen import codec, golden
-from finngen.cli import _built_network
+from finngen.builddir import BuildDir
 
 BUILD = {build!r}
-NETWORK = _built_network(__import__("pathlib").Path(BUILD))
+NETWORK = BuildDir.open(BUILD).network()
 
 
 class GoldenDesign(bench.BlockDesign):
@@ -87,9 +88,9 @@ def ssh_config(tmp_path_factory):
 @pytest.fixture
 def overlay(built):  # noqa: F811
     out, meta, _ = built
-    (out / vivado.OUTPUT).mkdir(parents=True, exist_ok=True)
+    BuildDir(out).bitstream.mkdir(parents=True, exist_ok=True)
     for suffix in (".bit", ".hwh"):
-        (out / vivado.OUTPUT / f"{vivado.overlay_name(meta)}{suffix}").write_text("overlay")
+        (BuildDir(out).bitstream / f"{vivado.overlay_name(meta)}{suffix}").write_text("overlay")
     return out
 
 
@@ -107,7 +108,7 @@ def test_board_runs_the_driver_and_matches(overlay, ssh_config, tmp_path):
 
 def test_missing_overlay_names_synth(built, tmp_path):  # noqa: F811
     out, meta, _ = built
-    shutil.rmtree(out / vivado.OUTPUT, ignore_errors=True)
+    shutil.rmtree(BuildDir(out).bitstream, ignore_errors=True)
     with pytest.raises(UsageError) as e:
         deploy.deploy(out, "root@board")
     assert "finngen synth" in e.value.line()

@@ -5,7 +5,9 @@ import sys
 
 import pytest
 
+from build_dirs import build_dir as make_build_dir
 from finngen.board import flash, selftest
+from finngen.builddir import BuildDir
 from finngen.errors import MissingToolError, ToolError, UsageError
 
 # what the real tool prints in each case (the library error comes from the dynamic loader)
@@ -40,11 +42,14 @@ def tool(tmp_path, monkeypatch):
 
 @pytest.fixture
 def build_dir(tmp_path):
-    directory = tmp_path / "build"
-    (directory / selftest.DIRECTORY).mkdir(parents=True)
-    (directory / "build.json").write_text(json.dumps({"board": "pynq-z2"}))
-    (directory / selftest.BITSTREAM).write_bytes(b"bitstream")
-    return directory
+    build = make_build_dir(tmp_path / "build", board="pynq-z2")
+    build.selftest.mkdir()
+    selftest.bitstream(build).write_bytes(b"bitstream")
+    return build.path
+
+
+def bitstream(directory):
+    return selftest.bitstream(BuildDir(directory))
 
 
 def answer(tool, case):
@@ -53,9 +58,8 @@ def answer(tool, case):
 
 def test_loads_the_selftest_bitstream(tool, build_dir):
     answer(tool, "ok")
-    assert flash.flash(build_dir) == build_dir / selftest.BITSTREAM
-    assert json.loads((tool / "args.json").read_text()) == ["--board", "pynq_z2",
-                                                            str(build_dir / selftest.BITSTREAM)]
+    assert flash.flash(build_dir) == bitstream(build_dir)
+    assert json.loads((tool / "args.json").read_text()) == ["--board", "pynq_z2", str(bitstream(build_dir))]
     assert "Done" in (build_dir / flash.LOG).read_text()
 
 
@@ -78,15 +82,15 @@ def test_failures_are_one_line(tool, build_dir, case, error, text):
 
 
 def test_missing_bitstream_names_the_vivado_command(tool, build_dir):
-    (build_dir / selftest.BITSTREAM).unlink()
+    bitstream(build_dir).unlink()
     with pytest.raises(UsageError) as e:
         flash.flash(build_dir)
     assert selftest.build_command(build_dir) in e.value.line()
 
 
 def test_missing_selftest_names_the_build_option(tool, build_dir):
-    (build_dir / selftest.BITSTREAM).unlink()
-    (build_dir / selftest.DIRECTORY).rmdir()
+    bitstream(build_dir).unlink()
+    bitstream(build_dir).parent.rmdir()
     with pytest.raises(UsageError) as e:
         flash.flash(build_dir)
     assert "finngen build ... --selftest" in e.value.line()
