@@ -8,13 +8,13 @@ import nnabla.functions as F
 import numpy as np
 import pytest
 
-from bnn_layers import conv_block, fc_block, max_pool
-from digits_data import load_split
+from examples.bnn_layers import conv_block, fc_block, max_pool
+from examples.digits_data import load_split
 from examples_models import MODELS
 from finngen import cli
 from finngen.builddir import BuildDir
-from nnp_files import forward_saved
-from random_bnn import make_random_bnn
+from examples.nnp_files import forward_saved
+from examples.random_bnn import make_random_bnn
 
 
 def _lfc_like(x, opts):

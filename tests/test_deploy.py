@@ -98,7 +98,7 @@ def test_board_runs_the_driver_and_matches(overlay, ssh_config, tmp_path):
     board_dir = tmp_path / "on the board; $HOME"      # the remote shell must take it literally
     (board_dir / deploy.DRIVER).mkdir(parents=True)
     (board_dir / deploy.DRIVER / "pynq.py").write_text(
-        STAND_IN.format(paths=[str(ROOT), str(ROOT / "tests"), str(ROOT / "examples")], build=str(overlay)))
+        STAND_IN.format(paths=[str(ROOT), str(ROOT / "tests")], build=str(overlay)))
     result = deploy.deploy(overlay, "root@board", str(board_dir), images=4, python=sys.executable,
                            ssh_args=ssh_config)
     assert result["match"] and result["images_per_s"] > 0 and len(result["scores"]) == 4

@@ -14,12 +14,12 @@ import types
 import numpy as np
 import pytest
 
-from digits_data import load_split
+from examples.digits_data import load_split
 from examples_models import MODELS
 from finngen.board import boards, driver, vivado
 from finngen import build, codec, host, rtlsim
 from finngen.builddir import BuildDir
-from nnp_files import forward_saved
+from examples.nnp_files import forward_saved
 
 # the last layer's PE 2 makes 20-bit output beats: 24-bit words the DMA carries in 32 bits
 FOLDING = """layers:
