@@ -113,6 +113,11 @@ class BuildDir:
         return self.path / "selftest"
 
     @property
+    def yosys(self) -> Path:
+        """yosys' work directory for ``finngen estimate``."""
+        return self.path / "yosys"
+
+    @property
     def sim(self) -> Path:
         """The RTL simulator's work directory (its compiled model is reused between runs)."""
         return self.path / "sim"

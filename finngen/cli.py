@@ -211,10 +211,13 @@ def _build(args):
 def _verified(v) -> str:
     if not v:
         return "not verified (--verify 0)"
-    frames = f"{v['frames']} frame{'s' if v['frames'] > 1 else ''}"
     if v["sim_cycles_per_frame"] is None:   # one frame gives no period
-        return f"RTL bit exact on {frames}"
-    return f"RTL bit exact on {frames}, {v['sim_cycles_per_frame']:,.0f} cycles/frame measured"
+        return f"RTL bit exact on {_frames(v['frames'])}"
+    return f"RTL bit exact on {_frames(v['frames'])}, {v['sim_cycles_per_frame']:,.0f} cycles/frame measured"
+
+
+def _frames(count: int) -> str:
+    return f"{count} frame{'s' if count != 1 else ''}"
 
 
 def _verify(args):
@@ -227,7 +230,7 @@ def _verify(args):
         raise UsageError(f"--frames {args.frames} must be 1 or more")
     network = built.network()
     stream = random_frames(network, args.frames, seed=1)
-    print(f"finngen: simulating {args.frames} frames in {args.simulator}...", file=sys.stderr, flush=True)
+    print(f"finngen: simulating {_frames(args.frames)} in {args.simulator}...", file=sys.stderr, flush=True)
     rtl, result = build.simulate(built.path, network, stream, simulator=args.simulator)
     rtl_golden = np.array_equal(rtl, golden.forward(network, stream))
     scores = host.decode_output(network, rtl)
@@ -235,7 +238,7 @@ def _verify(args):
     rtl_nnabla = np.array_equal(scores.view(np.uint32), nnabla.view(np.uint32))
     predicted = built.read_report()["predicted"]["cycles_per_frame"]
     measured = result.cycles_per_frame
-    print(f"RTL == golden model: {'yes' if rtl_golden else 'NO'} ({args.frames} frames)")
+    print(f"RTL == golden model: {'yes' if rtl_golden else 'NO'} ({_frames(args.frames)})")
     print(f"RTL == nnabla (float32, bit for bit): {'yes' if rtl_nnabla else 'NO'}")
     if measured is None:    # one frame gives no period
         print(f"cycles per frame: {predicted:,} predicted (measuring needs 2 or more frames)")

@@ -130,6 +130,11 @@ def test_one_verified_frame_is_checked_without_a_period(tmp_path, capsys):
     assert verification["frames"] == 1 and verification["bit_exact"]
     assert verification["sim_cycles_per_frame"] is None, "one frame gives no frame period"
     assert "RTL bit exact on 1 frame" in printed and "measured" not in printed
+    # and finngen verify takes one frame too (the build's compiled simulation is reused)
+    assert cli.main(["verify", str(out), "--frames", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "RTL == golden model: yes (1 frame)" in printed and "RTL == nnabla (float32, bit for bit): yes" in printed
+    assert "measuring needs 2 or more frames" in printed
 
 
 def _processes_below(pid) -> dict:

@@ -13,7 +13,7 @@ WARN_RATIO = 0.25
 def estimate_build(build: BuildDir) -> dict:
     """Synthesize ``build``'s accelerator; record the counts in its report; return them."""
     print(f"finngen: synthesizing {TOP} with yosys (synth_xilinx, xc7)...", file=sys.stderr, flush=True)
-    cells = yosys.synthesize({TOP: build.verilog.read_text()}, build.path / "yosys")[TOP]
+    cells = yosys.synthesize({TOP: build.verilog.read_text()}, build.yosys)[TOP]
     counts = yosys.summarize(cells)
     data = build.read_report()
     data["resources"]["yosys"] = counts
