@@ -74,8 +74,7 @@ def target_budget(fps: str | None, clock_mhz: float):
 def build(opts: Options) -> Path:
     from .compile import resources
     out = Path(opts.out) if opts.out else Path("build") / Path(opts.model).stem
-    if out.exists() and not opts.force:     # checked again when moving into place; first, fail fast
-        raise UsageError(f"{out} already exists", fix="pass --force to replace it, or choose --out")
+    BuildDir.check_free(out, opts.force)    # before the work; staging checks again at the end
     if opts.fps is None and opts.folding is None:
         raise UsageError("no target: give --fps (a number, or max), or a folding file with --folding")
     board = boards.load(opts.board)

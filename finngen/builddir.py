@@ -155,6 +155,12 @@ class BuildDir:
         self.report_html.write_text(render_html(data))
 
     # writing a new one
+    @staticmethod
+    def check_free(out, force: bool):
+        """Refuse to write to ``out`` when something is there and ``force`` is not given."""
+        if Path(out).exists() and not force:
+            raise UsageError(f"{out} already exists", fix="pass --force to replace it, or choose --out")
+
     @classmethod
     @contextmanager
     def staged(cls, out, force: bool = False):
@@ -162,14 +168,14 @@ class BuildDir:
         when the block succeeds (``force``: replacing what is there in one step), remove it when
         the block fails or is interrupted."""
         out = Path(out)
-        if out.exists() and not force:
-            raise UsageError(f"{out} already exists", fix="pass --force to replace it, or choose --out")
+        cls.check_free(out, force)
         tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
         try:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             yield cls(tmp)
             with interrupt.deferred():
+                cls.check_free(out, force)      # something may have appeared there meanwhile
                 _move_into_place(tmp, out)
         except BaseException:
             with interrupt.deferred():

@@ -284,7 +284,7 @@ def _synth(args):
 
 def _flash(args):
     from .board.flash import flash
-    bitstream = flash(Path(args.build), cable=args.cable)
+    bitstream = flash(BuildDir.open(args.build), cable=args.cable)
     print(f"loaded {bitstream}: LD0 blinks, LD1 = all outputs matched, LD2 = mismatch")
 
 
@@ -292,7 +292,7 @@ def _deploy(args):
     from .board.deploy import check, deploy
     if args.images < 1:
         raise UsageError(f"--images {args.images} must be 1 or more")
-    result = deploy(Path(args.build), args.host, args.dir, images=args.images, python=args.python)
+    result = deploy(BuildDir.open(args.build), args.host, args.dir, images=args.images, python=args.python)
     print(f"{args.host}: {result['report']}")
     print(f"board == golden model (float32, bit for bit): {'yes' if result['match'] else 'NO'} "
           f"({result['images']} images)")

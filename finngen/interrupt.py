@@ -1,9 +1,10 @@
 """Ctrl-C and SIGTERM stop finngen the same way, and take its child processes with them.
 
 Both signals raise :class:`KeyboardInterrupt` (SIGTERM as its subclass :class:`Terminated`), so
-every ``finally`` and cleanup runs. Before raising, the handler kills every process finngen
-started and theirs (a simulator, cocotb's make, the compilers it runs): a SIGTERM reaches only
-finngen itself, and a simulation left running would keep burning a core as an orphan.
+every ``finally`` and cleanup runs; by default SIGTERM would end Python with none of them, leaving
+the build's temporary directory and its running simulator behind. A SIGTERM reaches finngen alone,
+and ``subprocess`` kills only its own child on the way out, not that child's children (the
+compilers under cocotb's make), so the handler first kills every process finngen started and theirs.
 """
 from __future__ import annotations
 

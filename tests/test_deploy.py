@@ -99,7 +99,7 @@ def test_board_runs_the_driver_and_matches(overlay, ssh_config, tmp_path):
     (board_dir / deploy.DRIVER).mkdir(parents=True)
     (board_dir / deploy.DRIVER / "pynq.py").write_text(
         STAND_IN.format(paths=[str(ROOT), str(ROOT / "tests")], build=str(overlay)))
-    result = deploy.deploy(overlay, "root@board", str(board_dir), images=4, python=sys.executable,
+    result = deploy.deploy(BuildDir.open(overlay), "root@board", str(board_dir), images=4, python=sys.executable,
                            ssh_args=ssh_config)
     assert result["match"] and result["images_per_s"] > 0 and len(result["scores"]) == 4
     assert (board_dir / deploy.DRIVER / "digits_mlp.bit").is_file()
@@ -110,7 +110,7 @@ def test_missing_overlay_names_synth(built, tmp_path):  # noqa: F811
     out, meta, _ = built
     shutil.rmtree(BuildDir(out).bitstream, ignore_errors=True)
     with pytest.raises(UsageError) as e:
-        deploy.deploy(out, "root@board")
+        deploy.deploy(BuildDir.open(out), "root@board")
     assert "finngen synth" in e.value.line()
 
 
@@ -118,4 +118,4 @@ def test_unreachable_host(overlay, tmp_path):
     config = tmp_path / "config"
     config.write_text(f"Host nowhere\n  HostName 127.0.0.1\n  Port {free_port()}\n")
     with pytest.raises(ToolError, match="ssh to root@nowhere failed"):
-        deploy.deploy(overlay, "root@nowhere", ssh_args=["-F", str(config)])
+        deploy.deploy(BuildDir.open(overlay), "root@nowhere", ssh_args=["-F", str(config)])

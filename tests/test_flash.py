@@ -7,7 +7,6 @@ import pytest
 
 from build_dirs import build_dir as make_build_dir
 from finngen.board import flash, selftest
-from finngen.builddir import BuildDir
 from finngen.errors import MissingToolError, ToolError, UsageError
 
 # what the real tool prints in each case (the library error comes from the dynamic loader)
@@ -45,11 +44,7 @@ def build_dir(tmp_path):
     build = make_build_dir(tmp_path / "build", board="pynq-z2")
     build.selftest.mkdir()
     selftest.bitstream(build).write_bytes(b"bitstream")
-    return build.path
-
-
-def bitstream(directory):
-    return selftest.bitstream(BuildDir(directory))
+    return build
 
 
 def answer(tool, case):
@@ -58,9 +53,9 @@ def answer(tool, case):
 
 def test_loads_the_selftest_bitstream(tool, build_dir):
     answer(tool, "ok")
-    assert flash.flash(build_dir) == bitstream(build_dir)
-    assert json.loads((tool / "args.json").read_text()) == ["--board", "pynq_z2", str(bitstream(build_dir))]
-    assert "Done" in (build_dir / flash.LOG).read_text()
+    assert flash.flash(build_dir) == selftest.bitstream(build_dir)
+    assert json.loads((tool / "args.json").read_text()) == ["--board", "pynq_z2", str(selftest.bitstream(build_dir))]
+    assert "Done" in (build_dir.path / flash.LOG).read_text()
 
 
 def test_cable_replaces_the_board(tool, build_dir):
@@ -82,15 +77,15 @@ def test_failures_are_one_line(tool, build_dir, case, error, text):
 
 
 def test_missing_bitstream_names_the_vivado_command(tool, build_dir):
-    bitstream(build_dir).unlink()
+    selftest.bitstream(build_dir).unlink()
     with pytest.raises(UsageError) as e:
         flash.flash(build_dir)
-    assert selftest.build_command(build_dir) in e.value.line()
+    assert selftest.build_command(build_dir.path) in e.value.line()
 
 
 def test_missing_selftest_names_the_build_option(tool, build_dir):
-    bitstream(build_dir).unlink()
-    bitstream(build_dir).parent.rmdir()
+    selftest.bitstream(build_dir).unlink()
+    build_dir.selftest.rmdir()
     with pytest.raises(UsageError) as e:
         flash.flash(build_dir)
     assert "finngen build ... --selftest" in e.value.line()

@@ -28,11 +28,10 @@ IMAGES, SCORES = "finngen_images.npy", "finngen_scores.npy"
 SPEED = re.compile(r"([\d,.]+) images/s")
 
 
-def deploy(directory, target: str, remote_dir: str = "finngen", *, images: int = 8, python: str = "python3",
+def deploy(build: BuildDir, target: str, remote_dir: str = "finngen", *, images: int = 8, python: str = "python3",
            ssh_args=()) -> dict:
-    """Install build ``directory`` in ``remote_dir`` on ``target`` (USER@HOST), run ``images``
-    seeded images there; return the board's images/s, whether it matched, and its output."""
-    build = BuildDir.open(directory)
+    """Install ``build`` in ``remote_dir`` on ``target`` (USER@HOST), run ``images`` seeded
+    images there; return the board's images/s, whether it matched, and its output."""
     overlay = [build.bitstream / f"{vivado.overlay_name(build.meta)}{suffix}" for suffix in (".bit", ".hwh")]
     missing = [path for path in overlay if not path.is_file()]
     if missing:

@@ -44,9 +44,8 @@ def command(meta: BuildMeta, bitstream: Path, cable: str | None) -> list:
     return args + [str(bitstream)]
 
 
-def flash(directory, cable: str | None = None) -> Path:
-    """Load ``DIR/selftest/top.bit`` into the board of build ``directory``; return the bitstream."""
-    build = BuildDir.open(directory)
+def flash(build: BuildDir, cable: str | None = None) -> Path:
+    """Load ``DIR/selftest/top.bit`` into the board of ``build``; return the bitstream."""
     bitstream = selftest.bitstream(build)
     if not bitstream.is_file():
         if not build.selftest.is_dir():
