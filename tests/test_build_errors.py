@@ -78,17 +78,16 @@ def test_interrupted_build_leaves_nothing(tmp_path, capsys, monkeypatch):
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("failure, code", [(KeyboardInterrupt, 130), (ValueError, 1)])
-def test_failed_forced_build_keeps_the_old_one(tmp_path, capsys, monkeypatch, failure, code):
+def test_failed_forced_build_keeps_the_old_one(tmp_path, capsys, monkeypatch):
     from finngen import build
     assert _build(tmp_path, capsys, "--fps", "1000", "--board", "pynq-z1")[0] == 0
     old = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-
-    def fail(*args, **kwargs):
-        raise failure("while writing the report")
-    monkeypatch.setattr(build.report, "summary", fail)     # the last step inside the staged directory
-    assert _build(tmp_path, capsys, "--fps", "2000", "--board", "pynq-z1", "--force")[0] == code
-    assert {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == old
+    for failure, code in [(KeyboardInterrupt, 130), (ValueError, 1)]:
+        def fail(*args, **kwargs):
+            raise failure("while writing the report")
+        monkeypatch.setattr(build.report, "summary", fail)     # the last step inside the staged directory
+        assert _build(tmp_path, capsys, "--fps", "2000", "--board", "pynq-z1", "--force")[0] == code
+        assert {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == old
 
 
 def test_folding_file_is_written_and_accepted(tmp_path, capsys):
