@@ -186,16 +186,24 @@ class BuildDir:
 def _move_into_place(tmp: Path, out: Path):
     """Rename ``tmp`` to ``out``; an existing ``out`` is swapped with it in one step (Linux's
     renameat2 RENAME_EXCHANGE), so a reader sees the old build or the new one, never none."""
-    if out.exists():
+    if out.exists() or out.is_symlink():
         if _exchange(tmp, out):
-            shutil.rmtree(tmp)
+            _remove(tmp)
             return
         old = out.parent / f".{out.name}.old-{os.getpid()}"
         out.rename(old)
         tmp.rename(out)
-        shutil.rmtree(old)
+        _remove(old)
     else:
         tmp.rename(out)
+
+
+def _remove(path: Path):
+    """Remove what ``--force`` replaced: a directory, or a file or link in its place."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 _RENAME_EXCHANGE, _AT_FDCWD = 2, -100
