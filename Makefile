@@ -23,10 +23,10 @@ $(STAMP): pyproject.toml
 models: $(GENERATED_MODELS)
 
 examples/models/lfc_w1a1.nnp: examples/make_lfc.py examples/random_bnn.py | $(STAMP)
-	$(PY) examples/make_lfc.py
+	$(PY) -m examples.make_lfc
 
 examples/models/cnv_w1a1.nnp: examples/make_cnv.py examples/random_bnn.py | $(STAMP)
-	$(PY) examples/make_cnv.py
+	$(PY) -m examples.make_cnv
 
 # The main job on a shipped model: inspect it, build a verified accelerator for the PYNQ-Z1,
 # then run 64 test digits through the golden model and through the accelerator's RTL.
@@ -34,12 +34,12 @@ demo: venv
 	$(VENV)/bin/finngen inspect examples/models/digits_cnn.nnp
 	$(VENV)/bin/finngen build examples/models/digits_cnn.nnp --fps 20000 --board pynq-z1 \
 	  --out build/demo/digits_cnn --force
-	$(PY) examples/digits_images.py --out build/demo/digits.npy --labels build/demo/labels.npy
+	$(PY) -m examples.digits_images --out build/demo/digits.npy --labels build/demo/labels.npy
 	$(VENV)/bin/finngen run examples/models/digits_cnn.nnp --input build/demo/digits.npy \
 	  --output build/demo/scores_golden.npy
 	$(VENV)/bin/finngen run build/demo/digits_cnn --backend rtl --input build/demo/digits.npy \
 	  --output build/demo/scores_rtl.npy
-	$(PY) examples/accuracy.py build/demo/scores_rtl.npy build/demo/labels.npy
+	$(PY) -m examples.accuracy build/demo/scores_rtl.npy build/demo/labels.npy
 	cmp build/demo/scores_golden.npy build/demo/scores_rtl.npy && echo "RTL scores == golden scores, bit for bit"
 	@echo "report: build/demo/digits_cnn/report.html"
 

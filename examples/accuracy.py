@@ -1,6 +1,6 @@
 """Top-1 accuracy of a score array against labels.
 
-    python examples/accuracy.py SCORES.npy LABELS.npy   ->   accuracy: 62/64 = 96.9%
+    python -m examples.accuracy SCORES.npy LABELS.npy   ->   accuracy: 62/64 = 96.9%
 """
 import argparse
 

@@ -12,10 +12,10 @@ import nnabla.functions as F
 import nnabla.solvers as S
 import numpy as np
 
-from accuracy import format_accuracy
-from bnn_layers import BlockOptions, seed_all
-from digits_data import load_split
-from nnp_files import forward_saved, save_model
+from .accuracy import format_accuracy
+from .bnn_layers import BlockOptions, seed_all
+from .digits_data import load_split
+from .nnp_files import forward_saved, save_model
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,13 @@
 """Write the first N test images of the digits split (and their labels) as .npy files.
 
-    python examples/digits_images.py --out build/demo/digits.npy --labels build/demo/labels.npy
+    python -m examples.digits_images --out build/demo/digits.npy --labels build/demo/labels.npy
 """
 import argparse
 from pathlib import Path
 
 import numpy as np
 
-from digits_data import load_split
+from .digits_data import load_split
 
 
 def parse_args():

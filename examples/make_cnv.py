@@ -1,13 +1,13 @@
 """Random CNV-W1A1 (BNN-PYNQ's CIFAR-10 network) -> examples/models/cnv_w1a1.nnp.
 
-    python examples/make_cnv.py
+    python -m examples.make_cnv
 """
 from pathlib import Path
 
 import numpy as np
 
-from bnn_layers import conv_block, fc_block, max_pool
-from random_bnn import make_random_bnn
+from .bnn_layers import conv_block, fc_block, max_pool
+from .random_bnn import make_random_bnn
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "cnv_w1a1.nnp"
 INPUT_SHAPE = (3, 32, 32)

@@ -1,14 +1,14 @@
 """Random LFC-W1A1 (BNN-PYNQ's 784-1024-1024-1024-10) -> examples/models/lfc_w1a1.nnp.
 
-    python examples/make_lfc.py
+    python -m examples.make_lfc
 """
 from pathlib import Path
 
 import nnabla.functions as F
 import numpy as np
 
-from bnn_layers import fc_block
-from random_bnn import make_random_bnn
+from .bnn_layers import fc_block
+from .random_bnn import make_random_bnn
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "lfc_w1a1.nnp"
 INPUT_SHAPE = (1, 28, 28)

@@ -6,7 +6,7 @@ from pathlib import Path
 import nnabla as nn
 from nnabla.utils.nnp_graph import NnpLoader
 
-from nnp_io import save_nnp
+from .nnp_io import save_nnp
 
 # zipfile stamps each member with the current time, so two saves of the same network
 # differ in a few header bytes. Rewriting the members with a fixed time (the zip epoch)

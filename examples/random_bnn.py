@@ -13,8 +13,8 @@ import nnabla as nn
 import nnabla.initializer as I
 import numpy as np
 
-from bnn_layers import BlockOptions, seed_all
-from nnp_files import forward_saved, save_model
+from .bnn_layers import BlockOptions, seed_all
+from .nnp_files import forward_saved, save_model
 
 NEGATIVE_GAMMA_FRACTION = 0.25
 CALIBRATION_BATCH = 128

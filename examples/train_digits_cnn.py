@@ -1,11 +1,11 @@
 """Train a BinaryConnect CNN on digits; save examples/models/digits_cnn.nnp.
 
-    python examples/train_digits_cnn.py
+    python -m examples.train_digits_cnn
 """
 from pathlib import Path
 
-from bnn_layers import conv_block, fc_block, max_pool
-from bnn_training import TrainConfig, train_and_save
+from .bnn_layers import conv_block, fc_block, max_pool
+from .bnn_training import TrainConfig, train_and_save
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "digits_cnn.nnp"
 # BinaryConnect weights only matter through their signs, so a large Adam step helps them

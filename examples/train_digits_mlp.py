@@ -1,11 +1,11 @@
 """Train a BinaryConnect MLP 64-256-256-256-10 on digits; save examples/models/digits_mlp.nnp.
 
-    python examples/train_digits_mlp.py
+    python -m examples.train_digits_mlp
 """
 from pathlib import Path
 
-from bnn_layers import fc_block
-from bnn_training import TrainConfig, train_and_save
+from .bnn_layers import fc_block
+from .bnn_training import TrainConfig, train_and_save
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "digits_mlp.nnp"
 # A short sweep (lr 3e-3..3e-2, 40 or 100 epochs) gave 98.3-99.2% test accuracy; any of

@@ -1,12 +1,11 @@
 """``finngen build``: from a model and a target to a verified build directory.
 
-The directory is written under a temporary name next to its destination and moved into place
-only when everything succeeded, so a failed or interrupted build leaves the previous state.
+The directory is staged by :meth:`finngen.builddir.BuildDir.staged`: written under a temporary
+name next to its destination and moved into place only when everything succeeded, so a failed
+or interrupted build leaves the previous state.
 """
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import sys
 import time
@@ -15,20 +14,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .board import boards, driver, vivado
+from .board import boards, driver, selftest, vivado
 from . import codec, ir, report
+from .builddir import TOP, BuildDir, BuildMeta
 from .compile import folding, pipeline
 from .frontend import nnp
 from .errors import DoesNotFitError, MismatchError, UsageError
+from .frames import random_frames
 from .frontend.streamline import streamline
-
-RTL_NAME = "finngen_accelerator"
 
 
 @dataclass
 class Options:
     model: Path
-    fps: str                        # a number, or "max"
+    fps: str | None                 # a number, or "max"; None: the folding file fixes the rate
     board: str
     clock_mhz: float | None = None
     out: Path | None = None
@@ -58,9 +57,9 @@ class Progress:
             self.started = None
 
 
-def target_budget(fps: str, clock_mhz: float):
-    """Cycles per frame for ``--fps`` (None for "max")."""
-    if fps == "max":
+def target_budget(fps: str | None, clock_mhz: float):
+    """Cycles per frame for ``--fps`` (None for "max" or no target)."""
+    if fps is None or fps == "max":
         return None
     try:
         value = float(fps)
@@ -75,8 +74,9 @@ def target_budget(fps: str, clock_mhz: float):
 def build(opts: Options) -> Path:
     from .compile import resources
     out = Path(opts.out) if opts.out else Path("build") / Path(opts.model).stem
-    if out.exists() and not opts.force:
-        raise UsageError(f"{out} already exists", fix="pass --force to replace it, or choose --out")
+    BuildDir.check_free(out, opts.force)    # before the work; staging checks again at the end
+    if opts.fps is None and opts.folding is None:
+        raise UsageError("no target: give --fps (a number, or max), or a folding file with --folding")
     board = boards.load(opts.board)
     clock = float(opts.clock_mhz or board.clock_mhz)
     if not 1 <= clock <= 1000:
@@ -114,46 +114,33 @@ def build(opts: Options) -> Path:
                               f"({report.describe(board.resources)})",
                               fix="choose smaller PE/SIMD in the folding file, or a larger board")
 
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        (tmp / "rtl").mkdir(parents=True)
+    with BuildDir.staged(out, opts.force) as staged:
         progress.step("generating Verilog")
-        interface = _write_rtl(tmp, network, folds)
-        shutil.copyfile(opts.model, tmp / "model.nnp")
-        (tmp / "folding.yaml").write_text(folding.dump(network, folds))
-        meta = {"model": Path(opts.model).name, "network": network.name, "board": board.name,
-                "board_file": board.path, "clock_mhz": clock, "target_fps": opts.fps,
-                "input": {"bits": opts.input_type.bits, "signed": opts.input_type.signed}, "interface": interface}
-        (tmp / "build.json").write_text(json.dumps(meta, indent=2) + "\n")
-        vivado.write_project(tmp, meta, board)
-        driver.write_driver(tmp, network, meta)
+        interface = _write_rtl(staged, network, folds)
+        shutil.copyfile(opts.model, staged.model)
+        staged.folding.write_text(folding.dump(network, folds))
+        meta = BuildMeta(model=Path(opts.model).name, network=network.name, board=board.name,
+                         board_file=board.path, clock_mhz=clock, target_fps=opts.fps,
+                         input_type=opts.input_type, interface=interface)
+        staged.write_meta(meta)
+        vivado.write_project(staged, board)
+        driver.write_driver(staged, network)
         if opts.selftest:
-            from .board.selftest import write_selftest   # selftest imports this module
-            write_selftest(tmp, network, folds, meta, board)
+            selftest.write_selftest(staged, network, folds, board)
         verification = None
         if opts.verify > 0:
-            progress.step(f"verifying {opts.verify} frames in RTL simulation ({opts.simulator})")
-            verification = verify_rtl(tmp, network, frames=random_frames(network, opts.verify),
+            progress.step(f"verifying {opts.verify} frame{'s' if opts.verify > 1 else ''} in RTL simulation "
+                          f"({opts.simulator})")
+            verification = verify_rtl(staged.path, network, frames=random_frames(network, opts.verify),
                                       simulator=opts.simulator)
             if not verification["bit_exact"]:
                 raise MismatchError(f"the RTL output differs from the golden model in frame "
                                     f"{verification['first_mismatch']} of {opts.verify}",
                                     fix="this is a finngen bug: please report it with the model")
         progress.step("writing the report")
-        summary = report.summary(meta, network, chain, per_stage, total, board, clock, budget, verification)
-        report.write(tmp, summary)
+        staged.write_report(report.summary(meta.to_json(), network, chain, per_stage, total, board, clock, budget,
+                                           verification))
         progress.done()
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -171,33 +158,26 @@ def _does_not_fit(opts, board, clock, best):
                            fix=f"use --fps {int(clock * 1e6 / best)} or lower, or --fps max")
 
 
-def _write_rtl(directory: Path, network, folds) -> dict:
+def _write_rtl(staged: BuildDir, network, folds) -> dict:
     from amaranth.back import verilog
 
     from .hw.accelerator import Accelerator, AxiStreamTop
     accelerator = Accelerator(network, folds)
     top = AxiStreamTop(accelerator)
-    text = verilog.convert(top, name=RTL_NAME, ports=top.ports, emit_src=False)
-    (directory / "rtl" / f"{RTL_NAME}.v").write_text(text)
+    text = verilog.convert(top, name=TOP, ports=top.ports, emit_src=False)
+    staged.rtl.mkdir()
+    staged.verilog.write_text(text)
     return accelerator.interface
-
-
-def random_frames(network: ir.Network, count: int, seed: int = 0) -> np.ndarray:
-    """Seeded random input streams (count, H, W, C) covering the whole input range."""
-    t = network.input.stream_type
-    shape = network.input.stream_shape
-    rng = np.random.default_rng(seed)
-    return rng.integers(0 if t.bipolar else t.min, 2 if t.bipolar else t.max + 1,
-                        (count, shape.height, shape.width, shape.channels))
 
 
 def simulate(directory: Path, network, stream, *, simulator="verilator", **traffic):
     """Run the build's RTL on an input stream; return (output stream, SimResult). ``traffic``
     passes stalls and a mid-frame reset on to :func:`finngen.rtlsim.run`."""
     from . import rtlsim
-    interface = json.loads((directory / "build.json").read_text())["interface"]
-    result = rtlsim.run(directory / "rtl" / f"{RTL_NAME}.v", codec.pack_frames(interface, stream),
-                        directory / "sim", simulator=simulator, **traffic)
+    built = BuildDir.open(directory)
+    interface = built.interface
+    result = rtlsim.run(built.verilog, codec.pack_frames(interface, stream), built.sim, simulator=simulator,
+                        **traffic)
     shape = network.last.out_shape
     return codec.unpack_frames(interface, result.outputs, (shape.height, shape.width, shape.channels)), result
 

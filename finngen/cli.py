@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 import tempfile
 from pathlib import Path
 
+from . import interrupt
+from .builddir import BuildDir
 from .errors import FinngenError, InputDataError, MismatchError, UsageError
-
-INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,7 +44,8 @@ def _parser():
 
     q = sub.add_parser("build", help="compile a model into a verified accelerator")
     q.add_argument("model", help="a .nnp file")
-    q.add_argument("--fps", required=True, help="target frames per second, or 'max' for the fastest that fits")
+    q.add_argument("--fps", help="target frames per second, or 'max' for the fastest that fits "
+                                 "(needed unless --folding fixes the rate)")
     q.add_argument("--board", required=True, help="a board name (see 'finngen boards') or a board .yaml file")
     q.add_argument("--clock", type=float, metavar="MHZ", help="accelerator clock (default: the board's)")
     q.add_argument("--out", metavar="DIR", help="build directory (default: build/<model>)")
@@ -95,16 +95,17 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:
-        args = _parser().parse_args(argv)
-        return _COMMANDS[args.command](args) or 0
+        with interrupt.handled():
+            args = _parser().parse_args(argv)
+            return _COMMANDS[args.command](args) or 0
     except FinngenError as e:
         if debug:
             raise
         print(f"finngen: error: {e.line()}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print("finngen: interrupted", file=sys.stderr)
-        return INTERRUPTED
+        return interrupt.exit_code(e)
     except Exception as e:  # a bug in finngen: say so in one line, keep the traceback for --debug
         if debug:
             raise
@@ -132,7 +133,7 @@ def _run(args):
     from .frontend.streamline import streamline
     directory = Path(args.model)
     if directory.is_dir():
-        network = _built_network(directory)
+        network = BuildDir.open(directory).network()
     elif args.backend == "rtl":
         raise UsageError("--backend rtl runs a build directory, not a model file",
                          fix=f"run 'finngen build {args.model} --fps F --board B' first")
@@ -188,23 +189,6 @@ def _boards(args):
               f"{r['bram36']:>7} {r['dsp']:>6}")
 
 
-def _built_network(directory: Path):
-    """The network of a build directory, streamlined as it was built."""
-    from .frontend import nnp
-    from .ir import DataType
-    from .frontend.streamline import streamline
-    meta = _build_meta(directory)
-    return streamline(nnp.read(directory / "model.nnp"), DataType(meta["input"]["bits"], meta["input"]["signed"]))
-
-
-def _build_meta(directory: Path) -> dict:
-    path = directory / "build.json"
-    if not path.is_file():
-        raise UsageError(f"{directory} is not a finngen build directory (no build.json)",
-                         fix="give a directory written by 'finngen build'")
-    return json.loads(path.read_text())
-
-
 def _build(args):
     from . import build
     if args.verify < 0:
@@ -214,38 +198,53 @@ def _build(args):
         out=Path(args.out) if args.out else None, input_type=_input_type(args), verify=args.verify,
         folding=Path(args.folding) if args.folding else None, force=args.force, simulator=args.simulator,
         selftest=args.selftest))
+    built = BuildDir.open(out)
     if args.estimate:
         from .board.estimate import estimate_build
-        estimate_build(out)
-    data = json.loads((out / "report.json").read_text())
+        estimate_build(built)
+    data = built.read_report()
     p, r, v = data["predicted"], data["resources"]["estimate"], data["verification"]
     print(f"built {out}: {p['fps']:,.0f} FPS predicted ({p['cycles_per_frame']:,} cycles/frame at "
-          f"{data['clock_mhz']:g} MHz), {r['lut']:,.0f} LUT, {r['bram36']:g} BRAM36"
-          + (f"; RTL bit exact on {v['frames']} frames, {v['sim_cycles_per_frame']:,.0f} cycles/frame measured"
-             if v else "; not verified (--verify 0)"))
+          f"{data['clock_mhz']:g} MHz), {r['lut']:,.0f} LUT, {r['bram36']:g} BRAM36; " + _verified(v))
+
+
+def _verified(v) -> str:
+    if not v:
+        return "not verified (--verify 0)"
+    if v["sim_cycles_per_frame"] is None:   # one frame gives no period
+        return f"RTL bit exact on {_frames(v['frames'])}"
+    return f"RTL bit exact on {_frames(v['frames'])}, {v['sim_cycles_per_frame']:,.0f} cycles/frame measured"
+
+
+def _frames(count: int) -> str:
+    return f"{count} frame{'s' if count != 1 else ''}"
 
 
 def _verify(args):
     import numpy as np
 
     from . import build, golden, host
-    directory = Path(args.build)
-    network = _built_network(directory)
-    if args.frames < 2:
-        raise UsageError(f"--frames {args.frames}: at least 2 frames are needed to measure a frame period")
-    stream = build.random_frames(network, args.frames, seed=1)
-    print(f"finngen: simulating {args.frames} frames in {args.simulator}...", file=sys.stderr, flush=True)
-    rtl, result = build.simulate(directory, network, stream, simulator=args.simulator)
+    from .frames import random_frames
+    built = BuildDir.open(args.build)
+    if args.frames < 1:
+        raise UsageError(f"--frames {args.frames} must be 1 or more")
+    network = built.network()
+    stream = random_frames(network, args.frames, seed=1)
+    print(f"finngen: simulating {_frames(args.frames)} in {args.simulator}...", file=sys.stderr, flush=True)
+    rtl, result = build.simulate(built.path, network, stream, simulator=args.simulator)
     rtl_golden = np.array_equal(rtl, golden.forward(network, stream))
     scores = host.decode_output(network, rtl)
-    nnabla = _nnabla_forward(directory / "model.nnp", host.nnabla_input(network, stream))
+    nnabla = _nnabla_forward(built.model, host.nnabla_input(network, stream))
     rtl_nnabla = np.array_equal(scores.view(np.uint32), nnabla.view(np.uint32))
-    predicted = json.loads((directory / "report.json").read_text())["predicted"]["cycles_per_frame"]
+    predicted = built.read_report()["predicted"]["cycles_per_frame"]
     measured = result.cycles_per_frame
-    print(f"RTL == golden model: {'yes' if rtl_golden else 'NO'} ({args.frames} frames)")
+    print(f"RTL == golden model: {'yes' if rtl_golden else 'NO'} ({_frames(args.frames)})")
     print(f"RTL == nnabla (float32, bit for bit): {'yes' if rtl_nnabla else 'NO'}")
-    print(f"cycles per frame: {measured:,.0f} measured, {predicted:,} predicted "
-          f"({(measured - predicted) / predicted:+.2%})")
+    if measured is None:    # one frame gives no period
+        print(f"cycles per frame: {predicted:,} predicted (measuring needs 2 or more frames)")
+    else:
+        print(f"cycles per frame: {measured:,.0f} measured, {predicted:,} predicted "
+              f"({(measured - predicted) / predicted:+.2%})")
     if not (rtl_golden and rtl_nnabla):
         raise MismatchError("the RTL simulation disagrees with the golden model or nnabla")
 
@@ -264,10 +263,9 @@ def _nnabla_forward(path, x):
 
 def _estimate(args):
     from .board.estimate import estimate_build
-    directory = Path(args.build)
-    _build_meta(directory)
-    counts = estimate_build(directory)
-    data = json.loads((directory / "report.json").read_text())
+    built = BuildDir.open(args.build)
+    counts = estimate_build(built)
+    data = built.read_report()
     model = data["resources"]["estimate"]
     print(f"{'':8}{'analytic':>10}{'yosys':>10}{'board':>10}")
     for key in ("lut", "ff", "bram36", "dsp"):
@@ -279,15 +277,14 @@ def _estimate(args):
 
 def _synth(args):
     from .board import vivado
-    directory = Path(args.build)
-    _build_meta(directory)
-    out = vivado.synth(directory)
-    print(f"wrote {out}: copy the .bit and .hwh into {directory / 'driver'} (see its README.md)")
+    built = BuildDir.open(args.build)
+    out = vivado.synth(built)
+    print(f"wrote {out}: copy the .bit and .hwh into {built.driver} (see its README.md)")
 
 
 def _flash(args):
     from .board.flash import flash
-    bitstream = flash(Path(args.build), cable=args.cable)
+    bitstream = flash(BuildDir.open(args.build), cable=args.cable)
     print(f"loaded {bitstream}: LD0 blinks, LD1 = all outputs matched, LD2 = mismatch")
 
 
@@ -295,7 +292,7 @@ def _deploy(args):
     from .board.deploy import check, deploy
     if args.images < 1:
         raise UsageError(f"--images {args.images} must be 1 or more")
-    result = deploy(Path(args.build), args.host, args.dir, images=args.images, python=args.python)
+    result = deploy(BuildDir.open(args.build), args.host, args.dir, images=args.images, python=args.python)
     print(f"{args.host}: {result['report']}")
     print(f"board == golden model (float32, bit for bit): {'yes' if result['match'] else 'NO'} "
           f"({result['images']} images)")

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import asdict
-from pathlib import Path
 
 from . import ir
 
@@ -49,11 +47,6 @@ def describe(resources: dict) -> str:
     return ", ".join(f"{resources[k]:,.0f} {k.upper()}" for k in RESOURCE_KEYS)
 
 
-def write(directory: Path, data: dict):
-    (Path(directory) / "report.json").write_text(json.dumps(data, indent=2) + "\n")
-    (Path(directory) / "report.html").write_text(render_html(data))
-
-
 def render_html(data: dict) -> str:
     e = html.escape
     p = data["predicted"]
@@ -74,7 +67,7 @@ td:first-child, td:nth-child(2), th {{ text-align: left; }}
 .bar {{ fill: #4a7ab5; }} .over {{ fill: #c0392b; }} .budget {{ stroke: #c0392b; stroke-dasharray: 4 2; }}
 </style></head><body>
 <h1>{e(data['network'])} on {e(data['board'])}</h1>
-<p>Model {e(data['model'])}, part {e(data['part'])}, {data['clock_mhz']:g} MHz, target {e(str(data['target_fps']))} FPS.</p>
+<p>Model {e(data['model'])}, part {e(data['part'])}, {data['clock_mhz']:g} MHz, {_target(data)}.</p>
 <p><b>Predicted:</b> {p['cycles_per_frame']:,} cycles per frame = {p['fps']:,.0f} frames/s
 (bottleneck {e(p['bottleneck'])}); {p['xnor_lanes']:,} XNOR lanes, {p['lane_utilisation']:.1%} busy.
 <b>Verification:</b> {verified}.</p>
@@ -88,6 +81,12 @@ td:first-child, td:nth-child(2), th {{ text-align: left; }}
 {rows}</table>
 </body></html>
 """
+
+
+def _target(data) -> str:
+    # with a folding file and no --fps, the folding fixes the rate
+    return "rate fixed by the folding file" if data["target_fps"] is None else \
+        f"target {html.escape(str(data['target_fps']))} FPS"
 
 
 def _resource_table(data) -> str:

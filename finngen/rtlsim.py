@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .builddir import TOP
 from .errors import MissingToolError, MismatchError
 
 SIMULATORS = ("verilator", "icarus")
-TOP = "finngen_accelerator"
 
 
 @dataclass

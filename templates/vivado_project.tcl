@@ -27,6 +27,7 @@ set in_dma_width   @IN_DMA_WIDTH@
 set out_width      @OUT_WIDTH@
 set out_dma_width  @OUT_DMA_WIDTH@
 set length_bits    @LENGTH_BITS@
+set top            @TOP@
 
 # Paths come from where this script is, so the build directory can move (to another machine).
 set here      [file dirname [file normalize [info script]]]
@@ -141,7 +142,7 @@ foreach pin $port_clocks {
     connect_bd_net [get_bd_pins $pl_clk] [get_bd_pins $pin]
 }
 
-create_bd_cell -type module -reference finngen_accelerator accelerator
+create_bd_cell -type module -reference $top accelerator
 connect_bd_net [get_bd_pins $pl_clk] [get_bd_pins accelerator/clk]
 connect_bd_net [get_bd_pins reset/peripheral_reset] [get_bd_pins accelerator/rst]
 # Vivado guesses a module's reset polarity and clock frequency from names and defaults

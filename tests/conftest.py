@@ -1,20 +1,11 @@
+# The tests import their own helpers from tests/ (pytest puts it on sys.path for its test
+# files) and the examples' helpers from the package examples/ (pyproject's pythonpath: the root).
 import logging
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# The example scripts' helpers (saving and loading .nnp files) are shared with the tests.
-sys.path.insert(0, str(ROOT / "examples"))
-sys.path.insert(0, str(ROOT / "tests"))
 logging.getLogger("nnabla").setLevel(logging.WARNING)
 
 
-# finngen.hw's tests (tests/test_hw_*.py) import the testbench package sim/ from the root, and
-# take the RTL simulator for cocotb from --sim.
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))
-
-
+# the cocotb tests take the RTL simulator from --sim
 def pytest_addoption(parser):
     parser.addoption("--sim", choices=("verilator", "icarus"),
                      help="RTL simulator for the cocotb tests (default: $FINNGEN_SIM, else verilator)")

@@ -11,8 +11,8 @@ import nnabla.functions as F
 import nnabla.parametric_functions as PF
 import numpy as np
 
-from nnp_files import forward_saved
-from nnp_io import save_nnp
+from examples.nnp_files import forward_saved
+from examples.nnp_io import save_nnp
 
 
 @dataclass

@@ -2,19 +2,19 @@
 
 Each build compiles a Verilator model (tens of seconds), so the builds are shared per module.
 """
-import json
 from pathlib import Path
 
 import nnabla.functions as F
 import numpy as np
 import pytest
 
-from bnn_layers import conv_block, fc_block, max_pool
-from digits_data import load_split
+from examples.bnn_layers import conv_block, fc_block, max_pool
+from examples.digits_data import load_split
 from examples_models import MODELS
 from finngen import cli
-from nnp_files import forward_saved
-from random_bnn import make_random_bnn
+from finngen.builddir import BuildDir
+from examples.nnp_files import forward_saved
+from examples.random_bnn import make_random_bnn
 
 
 def _lfc_like(x, opts):
@@ -75,7 +75,8 @@ def test_build_runs_bit_exact_at_predicted_speed(models, tmp_path, capsys, name)
     fps, kind = CASES[name]
     out = tmp_path / name
     assert cli.main(["build", str(models[name]), "--fps", fps, "--board", "pynq-z1", "--out", str(out)]) == 0
-    report = json.loads((out / "report.json").read_text())
+    built = BuildDir.open(out)
+    report = built.read_report()
     predicted = report["predicted"]["cycles_per_frame"]
     assert predicted <= 100e6 / float(fps), "the folding meets the target"
     verification = report["verification"]
@@ -86,17 +87,17 @@ def test_build_runs_bit_exact_at_predicted_speed(models, tmp_path, capsys, name)
     images = _images(kind)
     np.save(tmp_path / "x.npy", images)
     from finngen import build, host
-    network = cli._built_network(out)
+    network = built.network()
     rtl, result = build.simulate(out, network, host.encode_input(network, images), seed=7,
                                  stall_in=0.3, stall_out=0.4)
     scores = host.decode_output(network, rtl)
-    expected = forward_saved(models[name], json.loads((out / "build.json").read_text())["network"], images)
+    expected = forward_saved(models[name], built.meta.network, images)
     assert np.array_equal(scores.view(np.uint32), expected.view(np.uint32))
     if name == "cnv_small":
         # reset in the middle of a frame, then long random stalls on both streams: the next
         # whole frames come out right
         stream = host.encode_input(network, images)
-        beats = build.codec.pack_frames(json.loads((out / "build.json").read_text())["interface"], stream).shape[1]
+        beats = build.codec.pack_frames(built.interface, stream).shape[1]
         rtl, _ = build.simulate(out, network, stream, seed=11, stall_in=0.5, stall_out=0.5, burst=200,
                                 reset_after=beats // 2)
         assert np.array_equal(host.decode_output(network, rtl).view(np.uint32), expected.view(np.uint32))

@@ -1,9 +1,16 @@
 """finngen build refuses bad targets clearly and never leaves a half-written directory."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
 from examples_models import MODELS
 from finngen import cli
+from finngen.builddir import TOP, BuildDir
 from finngen.errors import DoesNotFitError, UsageError
 
 MLP = str(MODELS / "digits_mlp.nnp")
@@ -50,12 +57,12 @@ def test_does_not_fit_states_the_best_fps(tmp_path, capsys):
 def test_existing_directory_needs_force_and_is_replaced_whole(tmp_path, capsys):
     code, _ = _build(tmp_path, capsys, "--fps", "1000", "--board", "pynq-z1")
     assert code == 0
-    report = (tmp_path / "out" / "report.json").read_text()
+    report = BuildDir.open(tmp_path / "out").report_json.read_text()
     code, err = _build(tmp_path, capsys, "--fps", "1000", "--board", "pynq-z1")
     assert code == UsageError.exit_code and "already exists" in err and "--force" in err
     code, err = _build(tmp_path, capsys, "--fps", "1e12", "--board", "pynq-z1", "--force")
     assert code == DoesNotFitError.exit_code
-    assert (tmp_path / "out" / "report.json").read_text() == report, "a failed build keeps the old one"
+    assert BuildDir.open(tmp_path / "out").report_json.read_text() == report, "a failed build keeps the old one"
     code, _ = _build(tmp_path, capsys, "--fps", "2000", "--board", "pynq-z1", "--force")
     assert code == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["out"], "no temporary directories"
 
@@ -71,13 +78,35 @@ def test_interrupted_build_leaves_nothing(tmp_path, capsys, monkeypatch):
     assert not list(tmp_path.iterdir())
 
 
+def test_failed_forced_build_keeps_the_old_one(tmp_path, capsys, monkeypatch):
+    from finngen import build
+    assert _build(tmp_path, capsys, "--fps", "1000", "--board", "pynq-z1")[0] == 0
+    old = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    for failure, code in [(KeyboardInterrupt, 130), (ValueError, 1)]:
+        def fail(*args, **kwargs):
+            raise failure("while writing the report")
+        monkeypatch.setattr(build.report, "summary", fail)     # the last step inside the staged directory
+        assert _build(tmp_path, capsys, "--fps", "2000", "--board", "pynq-z1", "--force")[0] == code
+        assert {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == old
+
+
 def test_folding_file_is_written_and_accepted(tmp_path, capsys):
     code, _ = _build(tmp_path, capsys, "--fps", "5000", "--board", "pynq-z1")
     assert code == 0
     folding = tmp_path / "out" / "folding.yaml"
-    code, err = _build(tmp_path, capsys, "--fps", "5000", "--board", "pynq-z1", "--folding", str(folding), out="again")
+    first = BuildDir.open(tmp_path / "out").read_report()["predicted"]
+    # the folding fixes the rate: no --fps needed, and the report gives the rate it makes
+    code = cli.main(["build", MLP, "--out", str(tmp_path / "again"), "--verify", "0", "--board", "pynq-z1",
+                     "--folding", str(folding)])
+    out, err = capsys.readouterr()
     assert code == 0, err
-    assert (tmp_path / "again" / "folding.yaml").read_text() == folding.read_text()
+    again = BuildDir.open(tmp_path / "again")
+    assert again.folding.read_text() == folding.read_text()
+    assert again.meta.target_fps is None and again.read_report()["predicted"] == first
+    assert f"{first['fps']:,.0f} FPS predicted" in out
+    assert "rate fixed by the folding file" in again.report_html.read_text()
+    code, err = _build(tmp_path, capsys, "--board", "pynq-z1", out="neither")
+    assert code == UsageError.exit_code and "give --fps" in err and "--folding" in err
     folding.write_text(folding.read_text().replace("pe: ", "pe: 3", 1))
     code, err = _build(tmp_path, capsys, "--fps", "5000", "--board", "pynq-z1", "--folding", str(folding), out="bad")
     assert code == UsageError.exit_code and "does not divide" in err
@@ -88,3 +117,78 @@ def test_run_rtl_needs_a_build_directory(tmp_path, capsys):
     code = cli.main(["run", MLP, "--backend", "rtl", "--input", str(tmp_path / "x.npy"),
                      "--output", str(tmp_path / "y.npy")])
     assert code == UsageError.exit_code and "runs a build directory" in capsys.readouterr().err
+
+
+@pytest.mark.rtl
+def test_one_verified_frame_is_checked_without_a_period(tmp_path, capsys):
+    out = tmp_path / "one"
+    code = cli.main(["build", MLP, "--fps", "20000", "--board", "pynq-z1", "--out", str(out), "--verify", "1"])
+    printed, err = capsys.readouterr()
+    assert code == 0, err
+    verification = BuildDir.open(out).read_report()["verification"]
+    assert verification["frames"] == 1 and verification["bit_exact"]
+    assert verification["sim_cycles_per_frame"] is None, "one frame gives no frame period"
+    assert "RTL bit exact on 1 frame" in printed and "measured" not in printed
+    # and finngen verify takes one frame too (the build's compiled simulation is reused)
+    assert cli.main(["verify", str(out), "--frames", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "RTL == golden model: yes (1 frame)" in printed and "RTL == nnabla (float32, bit for bit): yes" in printed
+    assert "measuring needs 2 or more frames" in printed
+
+
+def _processes_below(pid) -> dict:
+    """pid -> command line of the living descendants of ``pid``."""
+    parents = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+            cmdline = open(f"/proc/{entry}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+        if state != "Z":
+            parents[int(entry)] = (int(ppid), cmdline)
+    below, todo = {}, [pid]
+    while todo:
+        parent = todo.pop()
+        for child, (ppid, cmdline) in parents.items():
+            if ppid == parent:
+                below[child] = cmdline
+                todo.append(child)
+    return below
+
+
+def _alive(pid) -> bool:
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+@pytest.mark.rtl
+@pytest.mark.slow
+# while the C++ compiler builds Verilator's model (cocotb's make runs it), and while that model simulates
+@pytest.mark.parametrize("phase", ["cc1plus", TOP])
+def test_sigterm_stops_the_simulation_and_leaves_nothing(tmp_path, phase):
+    """SIGTERM reaches finngen alone (as ``kill`` sends it); what it started must die with it."""
+    out = tmp_path / "out"
+    build = subprocess.Popen([sys.executable, "-m", "finngen.cli", "build", MLP, "--fps", "20000",
+                              "--board", "pynq-z1", "--out", str(out), "--verify", "100000"],
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and build.poll() is None:
+            below = _processes_below(build.pid)
+            if any(os.path.basename(cmdline.split(" ")[0]) == phase for cmdline in below.values()):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"{phase} never ran: {build.communicate()[1]}")
+        build.send_signal(signal.SIGTERM)
+        err = build.communicate(timeout=60)[1]
+    finally:
+        build.kill()
+    assert build.returncode == 143 and err.splitlines()[-1] == "finngen: interrupted"
+    assert list(tmp_path.iterdir()) == [], "no build directory and no temporary one"
+    assert not [cmdline for pid, cmdline in below.items() if _alive(pid)], "no process outlives the build"

@@ -97,3 +97,14 @@ def test_inspect_lists_layers_with_shapes_and_support(capsys):
     first = lines[0].split()
     assert first[2:7] == ["1x8x8", "32x8x8", "9", "3/1/1", "uint8->bipolar"] and first[-1] == "yes"
     assert "MaxPooling" in out and "supported: yes" in out
+
+
+@pytest.mark.parametrize("command", [["verify"], ["estimate"], ["synth"], ["flash"], ["deploy", "--host", "root@b"],
+                                     ["run", "--input", "x.npy", "--output", "y.npy"]])
+def test_not_a_build_directory_is_one_line(tmp_path, capsys, command):
+    np.save(tmp_path / "x.npy", _digits())
+    args = [command[0], str(tmp_path)] + [a if not a.endswith(".npy") else str(tmp_path / a) for a in command[1:]]
+    assert cli.main(args) == UsageError.exit_code
+    assert capsys.readouterr().err.splitlines() == [
+        f"finngen: error: {tmp_path} is not a finngen build directory (no build.json) "
+        "(give a directory written by 'finngen build')"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from finngen.board import deploy, vivado
+from finngen.builddir import BuildDir
 from finngen.errors import ToolError, UsageError
 from test_driver import built  # noqa: F401 (the digits MLP build, with its driver)
 
@@ -23,10 +24,10 @@ import numpy as np
 import test_driver as bench
 from finngen.board import boards
 from finngen import codec, golden
-from finngen.cli import _built_network
+from finngen.builddir import BuildDir
 
 BUILD = {build!r}
-NETWORK = _built_network(__import__("pathlib").Path(BUILD))
+NETWORK = BuildDir.open(BUILD).network()
 
 
 class GoldenDesign(bench.BlockDesign):
@@ -87,9 +88,9 @@ def ssh_config(tmp_path_factory):
 @pytest.fixture
 def overlay(built):  # noqa: F811
     out, meta, _ = built
-    (out / vivado.OUTPUT).mkdir(parents=True, exist_ok=True)
+    BuildDir(out).bitstream.mkdir(parents=True, exist_ok=True)
     for suffix in (".bit", ".hwh"):
-        (out / vivado.OUTPUT / f"{vivado.overlay_name(meta)}{suffix}").write_text("overlay")
+        (BuildDir(out).bitstream / f"{vivado.overlay_name(meta)}{suffix}").write_text("overlay")
     return out
 
 
@@ -97,8 +98,8 @@ def test_board_runs_the_driver_and_matches(overlay, ssh_config, tmp_path):
     board_dir = tmp_path / "on the board; $HOME"      # the remote shell must take it literally
     (board_dir / deploy.DRIVER).mkdir(parents=True)
     (board_dir / deploy.DRIVER / "pynq.py").write_text(
-        STAND_IN.format(paths=[str(ROOT), str(ROOT / "tests"), str(ROOT / "examples")], build=str(overlay)))
-    result = deploy.deploy(overlay, "root@board", str(board_dir), images=4, python=sys.executable,
+        STAND_IN.format(paths=[str(ROOT), str(ROOT / "tests")], build=str(overlay)))
+    result = deploy.deploy(BuildDir.open(overlay), "root@board", str(board_dir), images=4, python=sys.executable,
                            ssh_args=ssh_config)
     assert result["match"] and result["images_per_s"] > 0 and len(result["scores"]) == 4
     assert (board_dir / deploy.DRIVER / "digits_mlp.bit").is_file()
@@ -107,9 +108,9 @@ def test_board_runs_the_driver_and_matches(overlay, ssh_config, tmp_path):
 
 def test_missing_overlay_names_synth(built, tmp_path):  # noqa: F811
     out, meta, _ = built
-    shutil.rmtree(out / vivado.OUTPUT, ignore_errors=True)
+    shutil.rmtree(BuildDir(out).bitstream, ignore_errors=True)
     with pytest.raises(UsageError) as e:
-        deploy.deploy(out, "root@board")
+        deploy.deploy(BuildDir.open(out), "root@board")
     assert "finngen synth" in e.value.line()
 
 
@@ -117,4 +118,4 @@ def test_unreachable_host(overlay, tmp_path):
     config = tmp_path / "config"
     config.write_text(f"Host nowhere\n  HostName 127.0.0.1\n  Port {free_port()}\n")
     with pytest.raises(ToolError, match="ssh to root@nowhere failed"):
-        deploy.deploy(overlay, "root@nowhere", ssh_args=["-F", str(config)])
+        deploy.deploy(BuildDir.open(overlay), "root@nowhere", ssh_args=["-F", str(config)])

@@ -8,19 +8,18 @@ whole module.
 """
 import ast
 import collections
-import json
 import sys
 import types
 
 import numpy as np
 import pytest
 
-from digits_data import load_split
+from examples.digits_data import load_split
 from examples_models import MODELS
 from finngen.board import boards, driver, vivado
 from finngen import build, codec, host, rtlsim
-from finngen.cli import _built_network
-from nnp_files import forward_saved
+from finngen.builddir import BuildDir
+from examples.nnp_files import forward_saved
 
 # the last layer's PE 2 makes 20-bit output beats: 24-bit words the DMA carries in 32 bits
 FOLDING = """layers:
@@ -55,7 +54,7 @@ class BlockDesign:
 
     def __init__(self, directory, network, board):
         self.directory = directory
-        self.interface = json.loads((directory / "build.json").read_text())["interface"]
+        self.interface = BuildDir.open(directory).interface
         self.layout = vivado.dma_layout(self.interface)
         self.parameters = {  # what build_overlay.tcl sets, as the .hwh reports it
             "c_m_axis_mm2s_tdata_width": str(self.layout["in_width"]),
@@ -85,7 +84,7 @@ class BlockDesign:
         self.sent.clear()
         # to_accelerator keeps the low in_width bits of every word
         frames = words[:, :i["in_width"] // 8].reshape(-1, self.beats_in, i["in_width"] // 8)
-        result = rtlsim.run(self.directory / "rtl" / f"{build.RTL_NAME}.v", frames, self.directory / "sim")
+        result = rtlsim.run(BuildDir(self.directory).verilog, frames, BuildDir(self.directory).sim)
         beats = result.outputs.reshape(len(frames), i["out_beats"], i["out_width"] // 8)
         # from_accelerator zero-extends every beat to the DMA's word
         pad = self.layout["out_width"] // 8 - beats.shape[-1]
@@ -133,9 +132,9 @@ def built(tmp_path_factory):
     (root / "folding.yaml").write_text(FOLDING)
     out = build.build(build.Options(model=MODELS / "digits_mlp.nnp", fps="max", board="pynq-z1",
                                     out=root / "mlp", verify=0, folding=root / "folding.yaml"))
-    meta = json.loads((out / "build.json").read_text())
-    network = _built_network(out)
-    driver.write_driver(out, network, meta)
+    meta = BuildDir.open(out).meta
+    network = BuildDir.open(out).network()
+    driver.write_driver(BuildDir.open(out), network)
     (out / "driver" / "digits_mlp.bit").write_text("bitstream")
     (out / "driver" / "digits_mlp.hwh").write_text("hand-off")
     return out, meta, network
@@ -145,7 +144,7 @@ def built(tmp_path_factory):
 def board_driver(built, monkeypatch):
     """The driver package imported as on the board, with the stand-in pynq; returns its main."""
     out, meta, network = built
-    Overlay.design = BlockDesign(out, network, boards.load(meta["board_file"]))
+    Overlay.design = BlockDesign(out, network, boards.load(meta.board_file))
     monkeypatch.setitem(sys.modules, "pynq", types.SimpleNamespace(Overlay=Overlay, allocate=allocate))
     monkeypatch.syspath_prepend(str(out / "driver"))
     for name in [m for m in sys.modules if m.split(".")[0] == driver.PACKAGE]:
@@ -163,7 +162,7 @@ def test_driver_output_equals_nnabla_bit_for_bit(built, board_driver, tmp_path, 
     np.save(tmp_path / "x.npy", images)
     assert main(["--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"), "--batch", "8"]) == 0
     got = np.load(tmp_path / "y.npy")
-    expected = forward_saved(out / "model.nnp", meta["network"], images)
+    expected = forward_saved(out / "model.nnp", meta.network, images)
     assert got.dtype == np.float32 and got.shape == expected.shape == (20, 10)
     assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))
     assert design.simulations == [8, 8, 4], "one DMA send per batch"

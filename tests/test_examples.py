@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from digits_data import load_split
+from examples.digits_data import load_split
 from examples_models import MODELS
 from finngen import host
 from finngen.frontend import nnp
 from finngen.ir import DataType
 from finngen.frontend.streamline import streamline
-from nnp_files import forward_saved
+from examples.nnp_files import forward_saved
 
 EXAMPLES = {
     # model file: (network name, input type, images)

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from build_dirs import build_dir as make_build_dir
 from finngen.board import flash, selftest
 from finngen.errors import MissingToolError, ToolError, UsageError
 
@@ -40,11 +41,10 @@ def tool(tmp_path, monkeypatch):
 
 @pytest.fixture
 def build_dir(tmp_path):
-    directory = tmp_path / "build"
-    (directory / selftest.DIRECTORY).mkdir(parents=True)
-    (directory / "build.json").write_text(json.dumps({"board": "pynq-z2"}))
-    (directory / selftest.BITSTREAM).write_bytes(b"bitstream")
-    return directory
+    build = make_build_dir(tmp_path / "build", board="pynq-z2")
+    build.selftest.mkdir()
+    selftest.bitstream(build).write_bytes(b"bitstream")
+    return build
 
 
 def answer(tool, case):
@@ -53,10 +53,9 @@ def answer(tool, case):
 
 def test_loads_the_selftest_bitstream(tool, build_dir):
     answer(tool, "ok")
-    assert flash.flash(build_dir) == build_dir / selftest.BITSTREAM
-    assert json.loads((tool / "args.json").read_text()) == ["--board", "pynq_z2",
-                                                            str(build_dir / selftest.BITSTREAM)]
-    assert "Done" in (build_dir / flash.LOG).read_text()
+    assert flash.flash(build_dir) == selftest.bitstream(build_dir)
+    assert json.loads((tool / "args.json").read_text()) == ["--board", "pynq_z2", str(selftest.bitstream(build_dir))]
+    assert "Done" in (build_dir.path / flash.LOG).read_text()
 
 
 def test_cable_replaces_the_board(tool, build_dir):
@@ -78,15 +77,15 @@ def test_failures_are_one_line(tool, build_dir, case, error, text):
 
 
 def test_missing_bitstream_names_the_vivado_command(tool, build_dir):
-    (build_dir / selftest.BITSTREAM).unlink()
+    selftest.bitstream(build_dir).unlink()
     with pytest.raises(UsageError) as e:
         flash.flash(build_dir)
-    assert selftest.build_command(build_dir) in e.value.line()
+    assert selftest.build_command(build_dir.path) in e.value.line()
 
 
 def test_missing_selftest_names_the_build_option(tool, build_dir):
-    (build_dir / selftest.BITSTREAM).unlink()
-    (build_dir / selftest.DIRECTORY).rmdir()
+    selftest.bitstream(build_dir).unlink()
+    build_dir.selftest.rmdir()
     with pytest.raises(UsageError) as e:
         flash.flash(build_dir)
     assert "finngen build ... --selftest" in e.value.line()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from examples_models import MODELS
 from finngen import cli
+from finngen.builddir import BuildDir
 from finngen.compile import folding
 
 WEIRD = 'läyer "0" [$(rm -rf x)] {`y`} \\n'
@@ -30,7 +31,8 @@ def test_weird_layer_names_build_to_clean_verilog_and_folding(tmp_path, capsys):
     out = tmp_path / "out dir"
     assert cli.main(["build", str(model), "--fps", "5000", "--board", "pynq-z1", "--out", str(out),
                      "--verify", "0"]) == 0, capsys.readouterr().err
-    verilog = out / "rtl" / "finngen_accelerator.v"
+    verilog = BuildDir.open(out).verilog
+    assert verilog.name == "finngen_accelerator.v"
     text = verilog.read_text()
     assert text.isascii() and "$(rm" not in text and "`y`" not in text
     bindir = Path(sys.executable).parent
@@ -40,7 +42,7 @@ def test_weird_layer_names_build_to_clean_verilog_and_folding(tmp_path, capsys):
                           capture_output=True, text=True, env=env)
     assert lint.returncode == 0, lint.stderr[-2000:]
     # the folding file round-trips the names exactly
-    network = cli._built_network(out)
+    network = BuildDir.open(out).network()
     assert any(layer.name.startswith(WEIRD) for layer in network.matrix_layers)
     folds = folding.load(out / "folding.yaml", network)
     assert set(folds) == {layer.name for layer in network.matrix_layers}

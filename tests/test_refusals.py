@@ -7,7 +7,7 @@ import pytest
 
 from finngen import cli
 from finngen.errors import ModelError
-from nnp_io import save_nnp
+from examples.nnp_io import save_nnp
 
 
 def _conv_model(**conv_args):

@@ -3,6 +3,7 @@ and the Vivado tree it writes for every board with PL LEDs."""
 import pytest
 from amaranth.sim import Simulator
 
+from build_dirs import build_dir
 from finngen.board import boards, platforms, selftest
 from finngen import ir
 from finngen.errors import UsageError
@@ -67,8 +68,9 @@ def test_one_wrong_word_lights_fail(tiny):
 def test_writes_vivado_tree(tiny, tmp_path, name):
     network, folds, interface = tiny
     board = boards.load(name)
-    out = selftest.write_selftest(tmp_path, network, folds, {"model": "tiny.nnp", "interface": interface},
-                                  board, frames=FRAMES)
+    build = build_dir(tmp_path, model="tiny.nnp", interface=interface)
+    out = selftest.write_selftest(build, network, folds, board, frames=FRAMES)
+    assert out == build.selftest
     assert {"top.tcl", "top.xdc", "top.v", "build_top.sh", "README.md"} <= {p.name for p in out.iterdir()}
     assert board.part in (out / "top.tcl").read_text()
     xdc = (out / "top.xdc").read_text()
@@ -80,7 +82,7 @@ def test_writes_vivado_tree(tiny, tmp_path, name):
 def test_refuses_boards_without_pl_clock(tiny, tmp_path, name):
     network, folds, interface = tiny
     with pytest.raises(UsageError, match="PL clock"):
-        selftest.write_selftest(tmp_path, network, folds, {"model": "tiny.nnp", "interface": interface},
+        selftest.write_selftest(build_dir(tmp_path, model="tiny.nnp", interface=interface), network, folds,
                                 boards.load(name))
 
 

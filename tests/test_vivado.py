@@ -13,7 +13,9 @@ import subprocess
 
 import pytest
 
+from build_dirs import build_dir, meta
 from finngen.board import boards, vivado
+from finngen.builddir import BuildDir
 from finngen.errors import DoesNotFitError, MissingToolError
 
 TCLSH = shutil.which("tclsh")
@@ -118,20 +120,25 @@ def standins(tmp_path_factory):
 
 def _build_dir(root, meta, board):
     """A build directory with what the script reads: rtl/*.v and the script itself."""
-    (root / "rtl").mkdir(parents=True)
-    (root / "rtl" / "finngen_accelerator.v").write_text("module finngen_accelerator; endmodule\n")
-    vivado.write_project(root, meta, board)
+    build = build_dir(root, model=meta.model, clock_mhz=meta.clock_mhz, interface=meta.interface)
+    build.rtl.mkdir()
+    build.verilog.write_text("module finngen_accelerator; endmodule\n")
+    vivado.write_project(build, board)
     return root
 
 
 def _meta(model="digits_mlp.nnp", clock=100.0, **interface):
-    return {"model": model, "clock_mhz": clock, "interface": dict(INTERFACE, **interface)}
+    return meta(model=model, clock_mhz=clock, interface=dict(INTERFACE, **interface))
+
+
+def _script(directory):
+    return directory / "vivado" / vivado.SCRIPT
 
 
 def _run(standins, directory, env=None):
     """Run the build's script under the stand-ins; return (calls, stdout)."""
     calls = directory / "calls.jsonl"
-    result = subprocess.run([TCLSH, str(standins), "-source", str(directory / vivado.SCRIPT)],
+    result = subprocess.run([TCLSH, str(standins), "-source", str(_script(directory))],
                             env={**os.environ, "FAKE_VIVADO_CALLS": str(calls), **(env or {})},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -185,7 +192,7 @@ def test_pynq_z1_project(standins, tmp_path):
     assert sorted(p.name for p in output.iterdir()) == ["digits_mlp.bit", "digits_mlp.hwh"]
     assert (output / "digits_mlp.bit").read_text() == "bit" and (output / "digits_mlp.hwh").read_text() == "hwh"
     assert "WARNING: no Vivado board files for pynq-z1" in stdout
-    assert "Vivado 2022.2 to 2024.2" in (out / vivado.SCRIPT).read_text()
+    assert "Vivado 2022.2 to 2024.2" in _script(out).read_text()
 
 
 def test_ultrascale_project_with_stream_adapters(standins, tmp_path):
@@ -278,7 +285,7 @@ def test_synth_runs_vivado_and_logs(standins, tmp_path, monkeypatch, capsys):
     bindir = _fake_vivado(tmp_path / "bin", standins)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_VIVADO_CALLS", str(tmp_path / "calls.jsonl"))
-    assert vivado.synth(out) == out / "vivado" / "output"
+    assert vivado.synth(BuildDir(out)) == out / "vivado" / "output"
     assert (out / "vivado" / "output" / "digits_mlp.bit").exists()
     err = capsys.readouterr().err
     assert "finngen: implementation and bitstream" in err
@@ -286,14 +293,14 @@ def test_synth_runs_vivado_and_logs(standins, tmp_path, monkeypatch, capsys):
 
     monkeypatch.setenv("FAKE_FAIL", "impl_1")
     with pytest.raises(vivado.VivadoError, match="impl_1 failed"):
-        vivado.synth(out)
+        vivado.synth(BuildDir(out))
 
 
 def test_synth_without_vivado_says_what_to_run(tmp_path, monkeypatch):
     out = _build_dir(tmp_path / "my build", _meta(), boards.load("pynq-z1"))
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(MissingToolError) as error:
-        vivado.synth(out)
+        vivado.synth(BuildDir(out))
     line = error.value.line()
     assert "vivado is not on PATH" in line and "2022.2 to 2024.2" in line
     assert f"cd '{out}' && vivado -mode batch -source vivado/build_overlay.tcl" in line

@@ -13,11 +13,12 @@ import re
 import shlex
 import subprocess
 import tarfile
-from pathlib import Path
 
 import numpy as np
 
-from .. import build, host
+from .. import host
+from ..builddir import BuildDir
+from ..frames import random_frames
 from . import driver, vivado
 from ..errors import MismatchError, MissingToolError, ToolError, UsageError
 
@@ -27,22 +28,19 @@ IMAGES, SCORES = "finngen_images.npy", "finngen_scores.npy"
 SPEED = re.compile(r"([\d,.]+) images/s")
 
 
-def deploy(directory, target: str, remote_dir: str = "finngen", *, images: int = 8, python: str = "python3",
+def deploy(build: BuildDir, target: str, remote_dir: str = "finngen", *, images: int = 8, python: str = "python3",
            ssh_args=()) -> dict:
-    """Install build ``directory`` in ``remote_dir`` on ``target`` (USER@HOST), run ``images``
-    seeded images there; return the board's images/s, whether it matched, and its output."""
-    from ..cli import _build_meta, _built_network
-    directory = Path(directory)
-    meta = _build_meta(directory)
-    overlay = [directory / vivado.OUTPUT / f"{vivado.overlay_name(meta)}{suffix}" for suffix in (".bit", ".hwh")]
+    """Install ``build`` in ``remote_dir`` on ``target`` (USER@HOST), run ``images`` seeded
+    images there; return the board's images/s, whether it matched, and its output."""
+    overlay = [build.bitstream / f"{vivado.overlay_name(build.meta)}{suffix}" for suffix in (".bit", ".hwh")]
     missing = [path for path in overlay if not path.is_file()]
     if missing:
-        raise UsageError(f"{missing[0]}: no overlay yet", fix=f"run 'finngen synth {directory}' first")
-    network = _built_network(directory)
-    x = host.nnabla_input(network, build.random_frames(network, images, seed=2))
+        raise UsageError(f"{missing[0]}: no overlay yet", fix=f"run 'finngen synth {build.path}' first")
+    network = build.network()
+    x = host.nnabla_input(network, random_frames(network, images, seed=2))
     remote = shlex.quote(remote_dir)
 
-    _ssh(target, f"mkdir -p {remote} && tar -x -f - -C {remote}", ssh_args, stdin=_bundle(directory, overlay, x))
+    _ssh(target, f"mkdir -p {remote} && tar -x -f - -C {remote}", ssh_args, stdin=_bundle(build, overlay, x))
     run = _ssh(target, f"cd {remote}/{DRIVER} && {shlex.quote(python)} -m {driver.PACKAGE} "
                        f"--input ../{IMAGES} --output ../{SCORES} && cat ../{SCORES}", ssh_args)
     # the driver prints one line before the scores' bytes
@@ -63,11 +61,11 @@ def check(result: dict):
                             fix="check that the overlay on the board is this build's ('finngen synth' again)")
 
 
-def _bundle(directory: Path, overlay, x) -> bytes:
+def _bundle(build: BuildDir, overlay, x) -> bytes:
     """A tar of ``driver/`` with the overlay beside the package (where the driver looks) and the images."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        tar.add(directory / "driver", arcname=DRIVER)
+        tar.add(build.driver, arcname=DRIVER)
         for path in overlay:
             tar.add(path, arcname=f"{DRIVER}/{path.name}")
         data = io.BytesIO()

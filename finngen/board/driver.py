@@ -11,41 +11,42 @@ from importlib import resources
 from pathlib import Path
 
 from .. import codec, host
+from ..builddir import BuildDir, BuildMeta
 from . import vivado
 
 TEMPLATES = Path(str(resources.files("finngen.templates"))) / "driver"
 PACKAGE = "finngen_driver"
 
 
-def write_driver(directory, network, meta: dict) -> Path:
-    """Write ``DIR/driver/`` for ``network`` built with ``meta`` (build.json); return the package."""
-    root = Path(directory) / "driver"
+def write_driver(build: BuildDir, network) -> Path:
+    """Write ``DIR/driver/`` for ``network`` as ``build`` built it; return the package."""
+    meta, root = build.meta, build.driver
     package = root / PACKAGE
     package.mkdir(parents=True, exist_ok=True)
     for source in sorted(TEMPLATES.glob("*.py")):
         shutil.copyfile(source, package / source.name)
     shutil.copyfile(codec.__file__, package / "codec.py")
-    spec = host.spec(network, meta["interface"])
-    spec.update(overlay=vivado.overlay_name(meta), model=meta["model"], board=meta["board"],
-                dma=vivado.dma_layout(meta["interface"]))
+    spec = host.spec(network, meta.interface)
+    spec.update(overlay=vivado.overlay_name(meta), model=meta.model, board=meta.board,
+                dma=vivado.dma_layout(meta.interface))
     codec.save(package, spec)
     (root / "README.md").write_text(_readme(spec, meta))
     return package
 
 
-def _readme(spec: dict, meta: dict) -> str:
+def _readme(spec: dict, meta: BuildMeta) -> str:
     name = spec["overlay"]
     shape = ", ".join(map(str, spec["input"]["shape"]))
     values = ("any finite floats (BinaryTanh: > 0 is +1)" if spec["input"]["binarize"] else
               "integers in [{}, {}]".format(*codec.input_range(spec["input"]["bits"], spec["input"]["signed"])))
-    return f"""# PYNQ driver for {meta['model']} on {meta['board']}
+    return f"""# PYNQ driver for {meta.model} on {meta.board}
 
-Runs the accelerator that `finngen build` made for `{meta['model']}` and writes what nnabla's
+Runs the accelerator that `finngen build` made for `{meta.model}` and writes what nnabla's
 output variable would hold, float32 bit for bit, like `finngen run`.
 
 1. Build the overlay (`finngen synth BUILD_DIR`, or Vivado on `vivado/build_overlay.tcl`) and
    copy `vivado/output/{name}.bit` and `vivado/output/{name}.hwh` into this directory.
-2. Copy this directory to a {meta['board']} running a PYNQ image (2.7 or later); PYNQ brings
+2. Copy this directory to a {meta.board} running a PYNQ image (2.7 or later); PYNQ brings
    numpy, which is all the driver needs besides `pynq`.
 3. On the board, as root (PYNQ needs it for the FPGA and DMA), in this directory:
 

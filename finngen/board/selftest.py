@@ -21,20 +21,25 @@ from amaranth.hdl import Cat, Elaboratable, Module, Signal, unsigned
 from amaranth.lib import io
 from amaranth.lib.memory import Memory
 
-from .. import build, codec, golden
+from .. import codec, golden
+from ..builddir import BuildDir
+from ..frames import random_frames
 from . import platforms
 from ..errors import UsageError
 from ..hw.accelerator import Accelerator
 
-DIRECTORY = "selftest"
 NAME = "top"
-BITSTREAM = Path(DIRECTORY) / f"{NAME}.bit"
 LEDS = {"heartbeat": 0, "passed": 1, "failed": 2}
+
+
+def bitstream(build: BuildDir) -> Path:
+    """Where the self-test's bitstream is written."""
+    return build.selftest / f"{NAME}.bit"
 
 
 def build_command(directory) -> str:
     """The shell command that makes the self-test bitstream of build ``directory`` (needs Vivado)."""
-    return f"cd {Path(directory) / DIRECTORY} && bash build_{NAME}.sh"
+    return f"cd {BuildDir(directory).selftest} && bash build_{NAME}.sh"
 
 
 class SelfTest(Elaboratable):
@@ -90,7 +95,7 @@ class SelfTest(Elaboratable):
 def vectors(network, interface: dict, frames: int, seed: int = 0):
     """Input beats and expected output beats (see :class:`SelfTest`) of ``frames`` seeded
     random images, packed as the build's stream interface packs them."""
-    stream = build.random_frames(network, frames, seed)
+    stream = random_frames(network, frames, seed)
     words_in = codec.pack_frames(interface, stream)
     result = golden.forward(network, stream)
     words_out = codec.pack_words(result.reshape(frames, -1), interface["out_bits"], interface["out_lanes"],
@@ -106,20 +111,20 @@ def _integer(word) -> int:
     return int.from_bytes(bytes(word), "little")
 
 
-def write_selftest(directory, network, folds_or_accelerator, meta: dict, board, frames: int = 4) -> Path:
-    """Write ``DIR/selftest/`` for the build in ``directory``; return that directory."""
+def write_selftest(build: BuildDir, network, folds_or_accelerator, board, frames: int = 4) -> Path:
+    """Write ``DIR/selftest/`` for ``build``; return that directory."""
     platform = platforms.platform_for(board)
     if platform.default_clk is None:
         raise UsageError(f"the self-test needs a PL clock and LEDs, which {board.name} does not wire to the PL",
                          fix="build the self-test for pynq-z1, pynq-z2 or zcu104")
     accelerator = (folds_or_accelerator if isinstance(folds_or_accelerator, Accelerator)
                    else Accelerator(network, folds_or_accelerator))
-    inputs, expected = vectors(network, meta["interface"], frames)
+    inputs, expected = vectors(network, build.meta.interface, frames)
     # the heartbeat's period is about a second at the board clock
     top = SelfTest(accelerator, inputs, expected, heartbeat_bits=int(platform.default_clk_frequency).bit_length())
-    out = Path(directory) / DIRECTORY
+    out = build.selftest
     platform.build(top, name=NAME, build_dir=str(out), do_build=False).extract(str(out))
-    (out / "README.md").write_text(f"""# Self-test of {meta['model']} on {board.name}
+    (out / "README.md").write_text(f"""# Self-test of {build.meta.model} on {board.name}
 
 Build the bitstream with Vivado on PATH: `{build_command('BUILD_DIR')}`, then load it over
 JTAG with `finngen flash BUILD_DIR`. The design feeds {frames} seeded test images from on-chip

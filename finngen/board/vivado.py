@@ -15,12 +15,12 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from ..builddir import TOP, BuildDir, BuildMeta
 from ..errors import DoesNotFitError, MissingToolError, ToolError, UsageError
 
 TEMPLATE = Path(str(resources.files("finngen.templates"))) / "vivado_project.tcl"
-SCRIPT = Path("vivado") / "build_overlay.tcl"
-OUTPUT = Path("vivado") / "output"
-LOG = Path("vivado") / "vivado.log"
+SCRIPT = "build_overlay.tcl"        # in the build's vivado/, beside vivado.log
+LOG = "vivado.log"
 VERSIONS = "2022.2 to 2024.2"
 
 # AXI DMA's stream widths, and its widest length register: one transfer moves up to 64 MiB - 1.
@@ -72,25 +72,25 @@ def dma_layout(interface: dict) -> dict:
             "max_transfer_bytes": (1 << LENGTH_BITS) - 1}
 
 
-def overlay_name(meta: dict) -> str:
+def overlay_name(meta: BuildMeta) -> str:
     """The overlay's file name (without .bit/.hwh): the model's, in characters any file system takes."""
-    stem = Path(meta["model"]).stem
+    stem = Path(meta.model).stem
     return re.sub(r"[^A-Za-z0-9_-]", "_", stem) or "finngen"
 
 
-def render(meta: dict, board) -> str:
-    """The Tcl script for a build with ``meta`` (build.json) on ``board``."""
+def render(meta: BuildMeta, board) -> str:
+    """The Tcl script for a build with ``meta`` on ``board``."""
     if board.dma_width_bits not in HP_WIDTHS[board.ps]:
         raise UsageError(f"{board.path}: dma_width_bits {board.dma_width_bits} is not a width of the "
                          f"{board.ps} HP port", fix=f"use one of {', '.join(map(str, HP_WIDTHS[board.ps]))}")
-    interface = meta["interface"]
+    interface = meta.interface
     layout = dma_layout(interface)
-    values = {"MODEL": meta["model"], "OVERLAY": overlay_name(meta), "BOARD": board.name,
+    values = {"MODEL": meta.model, "OVERLAY": overlay_name(meta), "BOARD": board.name,
               "BOARD_PARTS": BOARD_PARTS.get(board.name, ""), "PART": board.part, "PS_KIND": board.ps,
-              "CLOCK_MHZ": f"{meta['clock_mhz']:g}", "HP_WIDTH": board.dma_width_bits,
+              "CLOCK_MHZ": f"{meta.clock_mhz:g}", "HP_WIDTH": board.dma_width_bits,
               "IN_WIDTH": interface["in_width"], "IN_DMA_WIDTH": layout["in_width"],
               "OUT_WIDTH": interface["out_width"], "OUT_DMA_WIDTH": layout["out_width"],
-              "LENGTH_BITS": LENGTH_BITS}
+              "LENGTH_BITS": LENGTH_BITS, "TOP": TOP}
     text = TEMPLATE.read_text()
     for key, value in values.items():
         text = text.replace(f"@{key}@", tcl_word(value))
@@ -99,13 +99,12 @@ def render(meta: dict, board) -> str:
     return text
 
 
-def write_project(directory, meta: dict, board) -> Path:
+def write_project(build: BuildDir, board) -> Path:
     """Write ``DIR/vivado/build_overlay.tcl`` and its README; return the script's path."""
-    directory = Path(directory)
-    script = directory / SCRIPT
+    script = build.vivado / SCRIPT
     script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(render(meta, board))
-    name = overlay_name(meta)
+    script.write_text(render(build.meta, board))
+    name = overlay_name(build.meta)
     (script.parent / "README.md").write_text(
         f"# Vivado project for the {board.name} overlay\n\n"
         f"`build_overlay.tcl` builds the bitstream for this accelerator with Vivado {VERSIONS}.\n"
@@ -117,25 +116,25 @@ def write_project(directory, meta: dict, board) -> Path:
     return script
 
 
-def synth(directory) -> Path:
+def synth(build: BuildDir) -> Path:
     """Run the build's Vivado script (``finngen synth``); return the directory with .bit and .hwh."""
-    directory = Path(directory)
-    script = directory / SCRIPT
+    directory = build.path
+    script = build.vivado / SCRIPT
     if not script.is_file():
-        raise UsageError(f"{directory} has no {SCRIPT}",
+        raise UsageError(f"{directory} has no {script.relative_to(directory)}",
                          fix="give a build directory written by 'finngen build'")
-    command = f"cd {shlex.quote(str(directory))} && vivado -mode batch -source {SCRIPT}"
+    command = f"cd {shlex.quote(str(directory))} && vivado -mode batch -source {script.relative_to(directory)}"
     vivado = shutil.which("vivado")
     if vivado is None:
         raise MissingToolError("vivado is not on PATH",
                                fix=f"install Vivado {VERSIONS}, source its settings64.sh, then run "
                                    f"'finngen synth {directory}' or '{command}'")
-    log = directory / LOG
+    log = build.vivado / LOG
     print(f"finngen: running Vivado (log: {log}); this takes 10 to 60 minutes", file=sys.stderr, flush=True)
     errors = []
     # Vivado's own log and journal would land in the working directory: the log is written here
     with open(log, "w") as out, subprocess.Popen(
-            [vivado, "-mode", "batch", "-nojournal", "-nolog", "-notrace", "-source", SCRIPT.name],
+            [vivado, "-mode", "batch", "-nojournal", "-nolog", "-notrace", "-source", SCRIPT],
             cwd=script.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             errors="replace") as process:
         for line in process.stdout:
@@ -147,4 +146,4 @@ def synth(directory) -> Path:
     if process.returncode != 0:
         reason = errors[0] if errors else f"exit status {process.returncode}"
         raise VivadoError(f"Vivado failed: {reason}", fix=f"see {log}")
-    return directory / OUTPUT
+    return build.bitstream
