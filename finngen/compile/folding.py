@@ -9,6 +9,8 @@ cycles and resources is the stage kinds' business (:mod:`finngen.compile.kinds`)
 """
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +26,11 @@ class Fold:
     simd: int
 
 
+@functools.lru_cache(maxsize=None)
 def divisors(n: int) -> list:
-    return [d for d in range(1, n + 1) if n % d == 0]
+    """The divisors of ``n``, ascending (the planner asks for the same few thousands of times)."""
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return small + [n // d for d in reversed(small) if d * d != n]
 
 
 def legal_simd(layer: ir.MatrixLayer) -> list:

@@ -80,8 +80,14 @@ def estimate(chain) -> tuple:
     per_stage = [stage.resources() for stage in chain]
     for k, fifo in enumerate(fifos(chain), start=1):
         per_stage[k] += fifo.resources()
-    count = range_bits(chain[-1].beats_out)
-    return sum(per_stage, Resources(lut=LUT["top"] * count, ff=count)), per_stage
+    return sum(per_stage, top(chain[-1])), per_stage
+
+
+def top(last) -> Resources:
+    """The top level behind the ``last`` stage: a counter of its output beats that marks the
+    last one of each frame (TLAST)."""
+    count = range_bits(last.beats_out)
+    return Resources(lut=LUT["top"] * count, ff=count)
 
 
 def byte_width(bits: int) -> int:

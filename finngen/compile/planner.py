@@ -33,15 +33,11 @@ class Limits:
     def of(cls, board) -> Limits:
         return cls(board.resources)
 
-    def streams_fit(self, chain, complete: bool) -> bool:
-        """Whether the input stream of ``chain`` (and, when ``complete``, its output) fits the DMA."""
-        interface = pipeline.interface(chain)
-        return interface["in_width"] <= self.stream_bits and (not complete or interface["out_width"]
-                                                              <= self.stream_bits)
-
     def fits(self, chain) -> bool:
         """Whether the board builds the whole ``chain``."""
-        return self.streams_fit(chain, True) and pipeline.estimate(chain)[0].fits(self.resources)
+        interface = pipeline.interface(chain)
+        return (max(interface["in_width"], interface["out_width"]) <= self.stream_bits
+                and pipeline.estimate(chain)[0].fits(self.resources))
 
 
 def candidates(layer) -> list:
@@ -63,6 +59,64 @@ def _units(network) -> list:
     return units
 
 
+class _Planner:
+    """Plans for one network and board. Planning is a shortest path through the layers: what
+    a layer's fold costs depends on the plan before it only through the lanes of the stream it
+    reads (the width converter and FIFO in front of it), so the cheapest plan ending in each
+    such width is all that needs keeping. What each candidate adds is remembered, as the same
+    candidates are judged at every budget."""
+
+    def __init__(self, network: ir.Network, limits: Limits | None):
+        self.network, self.limits = network, limits
+        self.units = _units(network)
+        self.judged, self.luts = {}, {}
+
+    def added(self, k, fold, chain) -> tuple | None:
+        """(stages, LUTs) that unit ``k`` at ``fold`` adds behind ``chain``: its layer's stages
+        and those of the pools that inherit its lanes, and the LUTs of those, of the FIFOs in
+        front of them and, for the last unit, of the top level. None if a stream it sets (the
+        input's, the output's) is wider than the DMA carries."""
+        key = (k, fold, chain[-1].lanes_out if chain else None)
+        if key not in self.judged:
+            layer, followers = self.units[k]
+            stages = _added(layer, followers, fold, *pipeline.tail(chain, self.network))
+            last = k == len(self.units) - 1
+            luts = sum(self.lut(part) for part in stages + pipeline.fifos(chain[-1:] + stages))
+            if last:
+                luts += pipeline.top(stages[-1]).lut
+            interface = pipeline.interface(stages)
+            fit = self.limits is None or ((k > 0 or interface["in_width"] <= self.limits.stream_bits)
+                                          and (not last or interface["out_width"] <= self.limits.stream_bits))
+            self.judged[key] = (stages, luts) if fit else None
+        return self.judged[key]
+
+    def lut(self, part) -> float:
+        """The LUTs of a stage or FIFO (the same ones recur behind every plan)."""
+        if part not in self.luts:
+            self.luts[part] = part.resources().lut
+        return self.luts[part]
+
+    def plan(self, budget: int) -> dict | None:
+        # lanes behind the plan so far -> (LUTs, MAC lanes, folds, stages) of the cheapest plan
+        plans = {None: (0, 0, {}, [])}
+        for k, (layer, _) in enumerate(self.units):
+            extended = {}
+            for luts, lanes, folds, chain in plans.values():
+                for fold in candidates(layer):
+                    judged = self.added(k, fold, chain)
+                    if judged is None or pipeline.cycles_per_frame(judged[0]) > budget:
+                        continue
+                    stages, more = judged
+                    key = (luts + more, lanes + fold.pe * fold.simd)
+                    end = stages[-1].lanes_out
+                    if end not in extended or key < extended[end][:2]:
+                        extended[end] = (*key, {**folds, layer.name: fold}, chain + stages)
+            if not extended:
+                return None
+            plans = extended
+        return min(plans.values(), key=lambda p: p[:2])[2]
+
+
 def _added(layer, followers, fold, lanes, elem) -> list:
     """The stages ``layer`` at ``fold`` and its ``followers`` add behind a stream of ``lanes``
     elements of ``elem`` per beat (:func:`finngen.compile.pipeline.layer_stages`)."""
@@ -72,35 +126,11 @@ def _added(layer, followers, fold, lanes, elem) -> list:
     return added
 
 
-def _cost(chain, added) -> float:
-    """LUTs of the added stages and of the FIFOs in front of them."""
-    luts = sum(stage.resources().lut for stage in added)
-    return luts + sum(fifo.resources().lut for fifo in pipeline.fifos(chain[-1:] + added))
-
-
 def plan(network: ir.Network, budget: int, limits: Limits | None = None) -> dict | None:
-    """The cheapest fold of every layer a folding names such that every stage takes at most
-    ``budget`` cycles per frame (and, with ``limits``, the streams fit the DMA), or None if no
-    fold of some layer meets it."""
-    units = _units(network)
-    chain, folds = [], {}
-    for k, (layer, followers) in enumerate(units):
-        lanes, elem = pipeline.tail(chain, network)
-        best = None
-        for fold in candidates(layer):
-            added = _added(layer, followers, fold, lanes, elem)
-            if pipeline.cycles_per_frame(added) > budget:
-                continue
-            if limits is not None and not limits.streams_fit(chain + added, complete=k == len(units) - 1):
-                continue
-            key = (_cost(chain, added), fold.pe * fold.simd)
-            if best is None or key < best[0]:
-                best = (key, fold, added)
-        if best is None:
-            return None
-        folds[layer.name] = best[1]
-        chain += best[2]
-    return folds
+    """The folds (of every layer a folding names) of the pipeline with the fewest LUTs in which
+    every stage takes at most ``budget`` cycles per frame (and, with ``limits``, the streams fit
+    the DMA), or None if there is none. Among equally cheap ones, the fewest MAC lanes."""
+    return _Planner(network, limits).plan(budget)
 
 
 def budgets(network: ir.Network) -> list:
@@ -118,16 +148,13 @@ def budgets(network: ir.Network) -> list:
 def fastest(network: ir.Network, limits: Limits) -> tuple:
     """(budget, folds) of the fastest plan the board builds, or (None, None).
 
-    The cheapest plan needs no more LUTs, FFs or BRAM at a slower budget (tests/test_planner.py
-    checks this), so a bisection over the reachable budgets finds the boundary."""
-    values = budgets(network)
-    lo, hi = 0, len(values) - 1
-    best = (None, None)
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        folds = plan(network, values[mid], limits)
+    The budgets are tried fastest first. A bisection would need the cheapest plan to use no
+    more of any resource at a slower budget, and it does not: a slower fold deepens the weight
+    ROMs, which then go to block RAM instead of logic (tests/test_planner.py shows a board on
+    which a bisection misses the answer)."""
+    planner = _Planner(network, limits)
+    for budget in budgets(network):
+        folds = planner.plan(budget)
         if folds is not None and limits.fits(pipeline.stages(network, folds)):
-            best, hi = (values[mid], folds), mid - 1
-        else:
-            lo = mid + 1
-    return best
+            return budget, folds
+    return None, None

@@ -43,6 +43,12 @@ class Pool(Stage):
         return self.beats_in
 
     @property
+    def burst_out(self) -> int:
+        """A window row's maxima all leave during the window's last input row, one every
+        ``kernel`` input pixels: a whole output row, which a slower consumer takes at its pace."""
+        return self.layer.out_shape.width * (self.layer.in_shape.channels // self.lanes)
+
+    @property
     def latency(self) -> int:
         """The window's last beat is merged into the output register."""
         return 1
