@@ -17,12 +17,13 @@ def _pool_then_1x1(x, opts):
     with nn.parameter_scope("conv0"):
         h = PF.binary_connect_convolution(F.max_pooling(x, (2, 2)), 8, (1, 1), rng=opts.rng, w_init=opts.w_init)
         h = PF.batch_normalization(h, batch_stat=opts.batch_stat, decay_rate=opts.decay_rate)
-    return h, []
+    return h, [("conv0", h)]
 
 
 def _affine_144(x, opts):
     """A 1x12x12 8-bit image straight into a 144 -> 2 affine layer."""
-    return fc_block(x, 2, "fc0", opts, tanh=False), []
+    h = fc_block(x, 2, "fc0", opts, tanh=False)
+    return h, [("fc0", h)]
 
 
 def _conv3_on_1x1_hidden(x, opts):

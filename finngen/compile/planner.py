@@ -145,16 +145,23 @@ def budgets(network: ir.Network) -> list:
     return sorted(values)
 
 
+def plans(network: ir.Network, limits: Limits | None = None):
+    """(budget, folds) of the cheapest plan at each of :func:`budgets` that has one, fastest first."""
+    planner = _Planner(network, limits)
+    for budget in budgets(network):
+        folds = planner.plan(budget)
+        if folds is not None:
+            yield budget, folds
+
+
 def fastest(network: ir.Network, limits: Limits) -> tuple:
     """(budget, folds) of the fastest plan the board builds, or (None, None).
 
     The budgets are tried fastest first. A bisection would need the cheapest plan to use no
     more of any resource at a slower budget, and it does not: a slower fold deepens the weight
     ROMs, which then go to block RAM instead of logic (tests/test_planner.py shows a board on
-    which a bisection misses the answer)."""
-    planner = _Planner(network, limits)
-    for budget in budgets(network):
-        folds = planner.plan(budget)
-        if folds is not None and limits.fits(pipeline.stages(network, folds)):
+    which only budgets in the middle fit)."""
+    for budget, folds in plans(network, limits):
+        if limits.fits(pipeline.stages(network, folds)):
             return budget, folds
     return None, None
