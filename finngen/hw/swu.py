@@ -59,7 +59,7 @@ class SlidingWindow(wiring.Component):
             raise ValueError(f"{layer.name}: padding {layer.pad} must be less than the kernel {layer.kernel}")
         shape = layer.in_shape
         for size, out in ((shape.height, layer.out_shape.height), (shape.width, layer.out_shape.width)):
-            if out != (size + 2 * layer.pad - layer.kernel) // layer.stride + 1 or out < 1:
+            if out != ir.conv_output_size(size, layer.kernel, layer.stride, layer.pad) or out < 1:
                 raise ValueError(f"{layer.name}: output shape {layer.out_shape} does not follow from "
                                  f"{shape}, kernel {layer.kernel}, stride {layer.stride}, pad {layer.pad}")
         self._MustUse__silence = False
