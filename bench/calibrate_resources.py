@@ -386,7 +386,7 @@ def rel(model_value, yosys_value):
 def report(cache):
     results = {key: summarize(entry["cells"]) for key, entry in cache["configs"].items()}
 
-    print("\nFitted LUT coefficients (finngen/resources.py LUT holds the shipped ones):")
+    print("\nFitted LUT coefficients (finngen/compile/resources.py LUT holds the shipped ones):")
     fitted = fit(results)
     for name, value in fitted.items():
         mark = "" if abs(value - resources.LUT[name]) <= 0.01 * max(1, abs(value)) else \
