@@ -1,11 +1,12 @@
 """The planner: the cheapest folding that meets a cycle budget, and the fastest a board builds.
 
-It plans the pipeline that will be built. The layers a folding names (matrix layers, pools on
-the input) are planned in network order; each candidate fold of a layer is judged by the real
-stages it adds behind the stages already planned (:func:`finngen.compile.pipeline.layer_stages`):
-the width converter its SIMD needs, its window, its unit, and the pools that inherit its lanes.
-A candidate meets the budget when every one of those stages does, and its cost is their LUTs
-and the FIFOs in front of them.
+It plans the pipeline that will be built. Each candidate fold of a layer a folding names
+(matrix layers, pools on the input) is judged by the real stages it adds behind the stages
+planned before it (:func:`finngen.compile.pipeline.layer_stages`): the width converter its
+SIMD needs, its window, its unit, and the pools that inherit its lanes. A candidate meets the
+budget when every one of those stages does; its cost is their LUTs and those of the FIFOs in
+front of them, so a plan costs what :func:`finngen.compile.pipeline.estimate` says, and the
+planner finds the cheapest exactly.
 
 A board limits a design twice: its resources, and the AXI DMA that feeds the accelerator,
 whose stream is at most 1024 bits wide (:class:`Limits`). The stream widths depend on the first

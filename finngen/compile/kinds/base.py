@@ -105,3 +105,29 @@ class Stage:
     def component(self):
         """The :mod:`finngen.hw` component that implements the stage."""
         raise NotImplementedError
+
+
+class LaneStage(Stage):
+    """A stage that takes and gives ``lanes`` elements per beat of its layer's input type (a
+    window, a pool); subclasses are dataclasses with the fields ``layer`` and ``lanes``."""
+
+    @property
+    def elem_type(self):
+        return self.layer.in_type
+
+    @property
+    def out_type(self):
+        return self.layer.in_type
+
+    @property
+    def lanes_in(self) -> int:
+        return self.lanes
+
+    @property
+    def lanes_out(self) -> int:
+        return self.lanes
+
+    @property
+    def beats_in(self) -> int:
+        return self.layer.in_shape.size // self.lanes
+

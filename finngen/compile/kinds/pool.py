@@ -5,33 +5,17 @@ from dataclasses import dataclass
 
 from ... import ir
 from ..resources import Resources, memory, range_bits
-from .base import Stage
+from .base import LaneStage
 
 
 @dataclass(frozen=True)
-class Pool(Stage):
+class Pool(LaneStage):
     """A :class:`finngen.hw.pool.MaxPool` with ``lanes`` channels per beat, in and out."""
     layer: ir.PoolLayer
     lanes: int
 
     kind = "pool"
     short = "pool"
-
-    @property
-    def elem_type(self) -> ir.DataType:
-        return self.layer.in_type
-
-    out_type = elem_type
-
-    @property
-    def lanes_in(self) -> int:
-        return self.lanes
-
-    lanes_out = lanes_in
-
-    @property
-    def beats_in(self) -> int:
-        return self.layer.in_shape.size // self.lanes
 
     @property
     def beats_out(self) -> int:

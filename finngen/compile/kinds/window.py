@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ... import ir
 from ..resources import Resources, memory, range_bits
-from .base import Stage
+from .base import LaneStage
 
 
 def needed(layer: ir.MatrixLayer) -> bool:
@@ -32,29 +32,13 @@ def beat_bits(dtype: ir.DataType, count: int, masked: bool) -> int:
 
 
 @dataclass(frozen=True)
-class SlidingWindow(Stage):
+class SlidingWindow(LaneStage):
     """A :class:`finngen.hw.swu.SlidingWindow` with ``simd`` channels per beat, in and out."""
     layer: ir.MatrixLayer
     lanes: int
 
     kind = "window"
     short = "swu"
-
-    @property
-    def elem_type(self) -> ir.DataType:
-        return self.layer.in_type
-
-    out_type = elem_type
-
-    @property
-    def lanes_in(self) -> int:
-        return self.lanes
-
-    lanes_out = lanes_in
-
-    @property
-    def beats_in(self) -> int:
-        return self.layer.in_shape.size // self.lanes
 
     @property
     def beats_out(self) -> int:
