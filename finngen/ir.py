@@ -211,3 +211,19 @@ def nchw_to_shape(nnabla_shape) -> Shape:
     if len(dims) == 3:
         return Shape(dims[1], dims[2], dims[0])
     return Shape(1, 1, int(np.prod(dims)))
+
+
+def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    """Output rows (or columns) of a convolution or pool over ``size`` input rows, as nnabla
+    computes them: windows that do not fit are dropped."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def sum_range(weights: np.ndarray, in_type: DataType) -> tuple:
+    """Per channel, the least and greatest s = sum w * x over inputs of ``in_type``, for bool
+    weights (True is +1). Padding taps contribute 0, which lies within each tap's range, so the
+    bounds hold with padding too."""
+    positive = weights.sum(axis=1).astype(np.int64)
+    negative = weights.shape[1] - positive
+    return (positive * in_type.min - negative * in_type.max,
+            positive * in_type.max - negative * in_type.min)

@@ -4,14 +4,15 @@ from __future__ import annotations
 import html
 from dataclasses import asdict
 
-from . import ir
+from .compile import pipeline
 
 RESOURCE_KEYS = ("lut", "ff", "bram36", "dsp")
 
 
 def summary(meta, network, chain, per_stage, total, board, clock_mhz, budget, verification) -> dict:
-    cycles = max(s.cycles for s in chain)
-    lanes = sum(s.fold.pe * s.fold.simd for s in chain if s.kind == "matrix")
+    cycles = pipeline.cycles_per_frame(chain)
+    lanes = sum(s.mac_lanes for s in chain)
+    labels = pipeline.labels(chain)
     macs = sum(layer.macs_per_frame for layer in network.matrix_layers)
     return {
         "model": meta["model"],
@@ -22,24 +23,21 @@ def summary(meta, network, chain, per_stage, total, board, clock_mhz, budget, ve
         "target_fps": meta["target_fps"],
         "budget_cycles_per_frame": budget,
         "predicted": {"cycles_per_frame": cycles, "fps": clock_mhz * 1e6 / cycles,
-                      "bottleneck": max(chain, key=lambda s: s.cycles).name,
+                      "bottleneck": labels[chain.index(pipeline.bottleneck(chain))],
                       "macs_per_frame": macs, "xnor_lanes": lanes,
                       "lane_utilisation": macs / (lanes * cycles)},
-        "layers": [_stage(s, r) for s, r in zip(chain, per_stage)],
+        "layers": [_stage(s, label, r) for s, label, r in zip(chain, labels, per_stage)],
         "resources": {"estimate": asdict(total.rounded()), "board": {k: board.resources[k] for k in RESOURCE_KEYS}},
         "interface": meta["interface"],
         "verification": verification,
     }
 
 
-def _stage(stage, res) -> dict:
-    pe = stage.fold.pe if stage.fold else stage.lanes_out
-    simd = stage.fold.simd if stage.fold else stage.lanes_in
-    entry = {"name": stage.name, "kind": stage.kind, "layer": stage.layer.name, "pe": pe, "simd": simd,
-             "cycles": stage.cycles}
+def _stage(stage, label, res) -> dict:
+    entry = {"name": label, "kind": stage.kind, "layer": stage.layer.name, "pe": stage.pe, "simd": stage.simd,
+             "cycles": stage.cycles, "latency": stage.latency}
     entry.update(asdict(res.rounded()))
-    if isinstance(stage.layer, ir.MatrixLayer) and stage.kind == "matrix":
-        entry["mh"], entry["mw"] = stage.layer.out_channels, stage.layer.fan_in
+    entry.update(stage.details())
     return entry
 
 
@@ -51,7 +49,7 @@ def render_html(data: dict) -> str:
     e = html.escape
     p = data["predicted"]
     rows = "".join(
-        f"<tr><td>{e(s['name'])}</td><td>{e(s['kind'])}</td><td>{s['pe']}</td><td>{s['simd']}</td>"
+        f"<tr><td>{e(s['name'])}</td><td>{e(s['kind'])}</td><td>{e(s['layer'])}</td><td>{s['pe']}</td><td>{s['simd']}</td>"
         f"<td>{s['cycles']:,}</td><td>{s['lut']:,}</td><td>{s['bram36']:g}</td></tr>" for s in data["layers"])
     v = data.get("verification")
     verified = ("not run" if not v else
@@ -63,7 +61,7 @@ def render_html(data: dict) -> str:
 <style>
 body {{ font-family: sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: right; }}
-td:first-child, td:nth-child(2), th {{ text-align: left; }}
+td:first-child, td:nth-child(2), td:nth-child(3), th {{ text-align: left; }}
 .bar {{ fill: #4a7ab5; }} .over {{ fill: #c0392b; }} .budget {{ stroke: #c0392b; stroke-dasharray: 4 2; }}
 </style></head><body>
 <h1>{e(data['network'])} on {e(data['board'])}</h1>
@@ -77,7 +75,7 @@ td:first-child, td:nth-child(2), th {{ text-align: left; }}
 {_resource_chart(data)}
 {_resource_table(data)}
 <h2>Stages</h2>
-<table><tr><th>stage</th><th>kind</th><th>PE</th><th>SIMD</th><th>cycles/frame</th><th>LUT</th><th>BRAM36</th></tr>
+<table><tr><th>stage</th><th>kind</th><th>layer</th><th>PE</th><th>SIMD</th><th>cycles/frame</th><th>LUT</th><th>BRAM36</th></tr>
 {rows}</table>
 </body></html>
 """
@@ -104,18 +102,18 @@ def _cycles_chart(data) -> str:
     stages = data["layers"]
     budget = data.get("budget_cycles_per_frame") or data["predicted"]["cycles_per_frame"]
     top = max([budget] + [s["cycles"] for s in stages])
-    width, row = 600, 18
+    width, row, left = 600, 18, 80      # labels are short (pipeline.labels): a narrow margin
     bars = []
     for k, s in enumerate(stages):
         w = max(1, round(width * s["cycles"] / top))
         cls = "over" if s["cycles"] > budget else "bar"
-        bars.append(f'<rect class="{cls}" x="220" y="{k * row}" width="{w}" height="{row - 4}"/>'
-                    f'<text x="215" y="{k * row + row - 6}" text-anchor="end" font-size="12">'
-                    f'{html.escape(s["name"][:32])}</text>')
-    x = 220 + round(width * budget / top)
+        bars.append(f'<rect class="{cls}" x="{left}" y="{k * row}" width="{w}" height="{row - 4}"/>'
+                    f'<text x="{left - 5}" y="{k * row + row - 6}" text-anchor="end" font-size="12">'
+                    f'{html.escape(s["name"])}</text>')
+    x = left + round(width * budget / top)
     bars.append(f'<line class="budget" x1="{x}" y1="0" x2="{x}" y2="{len(stages) * row}"/>'
                 f'<text x="{x + 4}" y="{len(stages) * row + 14}" font-size="12">budget {budget:,} cycles</text>')
-    return f'<svg width="{width + 320}" height="{len(stages) * row + 20}">{"".join(bars)}</svg>'
+    return f'<svg width="{left + width + 160}" height="{len(stages) * row + 20}">{"".join(bars)}</svg>'
 
 
 def _resource_chart(data) -> str:

@@ -5,15 +5,6 @@ from finngen import golden, ir
 from finngen.epilogue import Epilogue
 
 
-def sum_range(weights, in_type):
-    """Per channel, the least and greatest sum over inputs of ``in_type`` (padding taps give 0,
-    which lies in every tap's range)."""
-    positive = weights.sum(axis=1).astype(np.int64)
-    negative = weights.shape[1] - positive
-    return (positive * in_type.min - negative * in_type.max,
-            positive * in_type.max - negative * in_type.min)
-
-
 def matrix_layer(seed, in_shape, out_channels, *, kernel=1, stride=1, pad=0,
                  in_type=ir.BIPOLAR, last=False, name="layer"):
     """A conv (or, on a 1x1 input with kernel 1, FC) layer with random weights and thresholds.
@@ -23,11 +14,10 @@ def matrix_layer(seed, in_shape, out_channels, *, kernel=1, stride=1, pad=0,
     """
     rng = np.random.default_rng(seed)
     h, w, c = in_shape
-    out_h = (h + 2 * pad - kernel) // stride + 1
-    out_w = (w + 2 * pad - kernel) // stride + 1
+    out_h, out_w = (ir.conv_output_size(n, kernel, stride, pad) for n in (h, w))
     fan_in = kernel * kernel * c
     weights = rng.random((out_channels, fan_in)) < 0.5
-    lo, hi = sum_range(weights, in_type)
+    lo, hi = ir.sum_range(weights, in_type)
     layer = ir.MatrixLayer(
         name=name, op="BinaryConnectConvolution" if kernel > 1 or h * w > 1 else "BinaryConnectAffine",
         in_shape=ir.Shape(h, w, c), out_shape=ir.Shape(out_h, out_w, out_channels),

@@ -5,21 +5,17 @@ the hardware or in yosys that the cache hides still shows up.
 """
 import dataclasses
 import statistics
-import sys
-from pathlib import Path
 
 import pytest
 
 from finngen.board import boards
-from finngen.compile import folding, pipeline, resources
+from finngen.compile import folding, kinds, pipeline, resources
 from finngen import ir
 from finngen.compile.folding import Fold
 from finngen.compile.resources import Resources
-from finngen.sim.layers import matrix_layer, pool_layer
+from finngen.sim.layers import matrix_layer
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-import calibrate_resources as calib  # noqa: E402
+from bench import calibrate_resources as calib
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +77,7 @@ def test_live_yosys_small_mvtu():
     key = "mvtu fc 64x64 PE4 SIMD16"
     kind, stage, build = calib.SWEEP[key]
     y = calib.summarize(calib.synthesize(build())[0])
-    m = resources.estimate_stage(stage).rounded()
+    m = stage.resources().rounded()
     assert abs(calib.rel(m.lut, y["lut"])) <= calib.MAX_LUT_ERROR, (m, y)
     assert abs(calib.rel(m.ff, y["ff"])) <= calib.MAX_FF_ERROR, (m, y)
     assert m.bram36 == y["bram36"] and m.dsp == y["dsp"]
@@ -105,7 +101,7 @@ def test_more_parallelism_more_luts(name):
     layer = matrix_layer(0, *args, **kw)
 
     def luts(pe, simd):
-        return resources.estimate_stage(calib.matrix_stage(layer, pe, simd)).lut
+        return calib.matrix_stage(layer, pe, simd).resources().lut
 
     pes, simds = folding.divisors(layer.out_channels), folding.legal_simd(layer)
     for simd in (s for s in simds if s >= 4):
@@ -119,41 +115,45 @@ def test_more_parallelism_more_luts(name):
 def test_bram_per_pe_from_aspect_ratios():
     """A weight ROM of 512 x 64 per PE is one RAMB36 (512 x 72) each; 2048 x 8 a RAMB18."""
     wide = matrix_layer(0, (1, 1, 1024), 512)
-    assert resources.estimate_stage(calib.matrix_stage(wide, 16, 64)).bram36 == 16
+    assert calib.matrix_stage(wide, 16, 64).resources().bram36 == 16
     deep = matrix_layer(0, (1, 1, 256), 128)
-    assert resources.estimate_stage(calib.matrix_stage(deep, 2, 8)).bram36 == 1
+    assert calib.matrix_stage(deep, 2, 8).resources().bram36 == 1
     assert resources.memory(128, 32, rom=True).bram36 == 0          # logic: cheaper for yosys
     assert resources.memory(1023, 32).bram36 == 1                   # a RAM: RAMB36 1K x 36
 
 
-def _network():
-    layers = [matrix_layer(1, (8, 8, 3), 16, kernel=3, pad=1, in_type=ir.DataType(8), name="conv0"),
-              pool_layer((8, 8, 16), 2, name="pool0"),
-              matrix_layer(2, (4, 4, 16), 32, kernel=3, name="conv1"),
-              matrix_layer(3, (1, 1, 128), 10, last=True, name="fc")]
-    net = ir.Network("n", ir.InputSpec("x", (3, 8, 8), ir.DataType(8)), layers, ir.OutputSpec("y", (10,)))
-    return net, {"conv0": Fold(4, 3), "conv1": Fold(8, 8), "fc": Fold(2, 16)}
+def test_fifo_by_hand():
+    """A 16-bit FIFO of 32 beats: a 31 x 16 memory is three RAM32M (32 x 6 each, 4 LUTs) with a
+    16-bit read register; its two 5-bit pointers and level counter are 5 x 4.7 LUTs and
+    3 x 5 + 1 FFs. yosys: 38 LUTs, 32 FFs (bench/calibration.json, "fifo 16x32")."""
+    assert kinds.Fifo(16, 32).resources() == Resources(lut=12 + 23.5, ff=16 + 16)
 
 
-def test_chain_estimate_adds_fifos_and_top():
-    """The total is the stages, the FIFO in front of every stage but the first (sized by
-    pipeline.fifo_depth, as wide as the producer's output beat) and the top level's counter."""
-    net, folds = _network()
-    chain = pipeline.stages(net, folds)
-    assert [s.kind for s in chain] == ["window", "matrix", "pool", "convert", "window", "matrix",
-                                       "convert", "matrix"]
-    total, per_stage = resources.estimate(chain)
-    assert len(per_stage) == len(chain)
-    assert per_stage[0] == resources.estimate_stage(chain[0])
-    for producer, consumer, r in zip(chain, chain[1:], per_stage[1:]):
-        fifo = resources.fifo(resources.payload_bits(producer), pipeline.fifo_depth(producer, consumer))
-        assert r == resources.estimate_stage(consumer) + fifo
-    # the padded window beat carries the mask; a matrix stage emits its layer's output type
-    assert resources.payload_bits(chain[0]) == 3 * 8 + 3
-    assert resources.payload_bits(chain[-1]) == 2 * net.layers[-1].acc_bits
-    count = resources._bits(chain[-1].beats_out)
-    expected = sum(per_stage, Resources(lut=resources.LUT["top"] * count, ff=count))
-    assert dataclasses.asdict(total) == pytest.approx(dataclasses.asdict(expected))
+def test_chain_estimate_by_hand():
+    """Two FC layers 16 -> 8 (PE 8, SIMD 16) -> 4 (the last, PE 4, SIMD 8): one output beat per
+    frame on either side. The FIFO between them holds bursts of one beat: depth 4, a 3 x 8 LUT
+    RAM (two RAM32M, 8 LUTs) with its read register (8 FFs), 2-bit pointers (9.4 LUTs,
+    7 FFs). The top level counts the last unit's single output beat: a 0-bit counter."""
+    first = matrix_layer(1, (1, 1, 16), 8, name="fc0")
+    last = matrix_layer(2, (1, 1, 8), 4, last=True, name="fc1")
+    net = ir.Network("n", ir.InputSpec("x", (16,), ir.BIPOLAR), [first, last], ir.OutputSpec("y", (4,)))
+    chain = pipeline.stages(net, {"fc0": Fold(8, 16), "fc1": Fold(4, 8)})
+    total, per_stage = pipeline.estimate(chain)
+    assert per_stage[0] == chain[0].resources()
+    fifo = per_stage[1] + (-1) * chain[1].resources()
+    assert fifo.lut == pytest.approx(8 + 9.4) and fifo.ff == 8 + 7
+    assert dataclasses.asdict(total) == pytest.approx(dataclasses.asdict(per_stage[0] + per_stage[1]))
+
+
+def test_top_level_counter_by_hand():
+    """A last unit with PE 2 on 10 outputs gives 5 beats per frame: a 3-bit beat counter, 2 LUTs
+    and 1 FF per bit."""
+    layer = matrix_layer(1, (1, 1, 64), 10, last=True, name="fc")
+    net = ir.Network("n", ir.InputSpec("x", (64,), ir.BIPOLAR), [layer], ir.OutputSpec("y", (10,)))
+    chain = pipeline.stages(net, {"fc": Fold(2, 16)})
+    total, per_stage = pipeline.estimate(chain)
+    extra = total + (-1) * per_stage[0]
+    assert extra.lut == pytest.approx(6) and extra.ff == 3
 
 
 def test_resources_arithmetic_and_fit():

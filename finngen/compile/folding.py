@@ -1,15 +1,16 @@
-"""Folding: how much parallelism each layer gets, and what that costs in cycles.
+"""Folding: how much parallelism each layer gets, its legal values, and folding files.
 
 A matrix layer's folding is (PE, SIMD): PE output channels and SIMD input elements per cycle.
 PE divides the output channels; SIMD divides the fan-in and, for a convolution, the input
 channels (the sliding window hands out SIMD channels of one tap per beat). Every other stage
-takes its width from its neighbours: a pool runs at the PE of the layer before it.
-
-The cycle counts here are the hardware's own (``finngen.hw``), so the prediction and the RTL
-agree by construction.
+takes its width from its neighbours: a pool runs at the PE of the layer before it, and a pool
+on the accelerator's input at a PE of its own (``Fold(pe, pe)``). What a folding costs in
+cycles and resources is the stage kinds' business (:mod:`finngen.compile.kinds`).
 """
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +26,11 @@ class Fold:
     simd: int
 
 
+@functools.lru_cache(maxsize=None)
 def divisors(n: int) -> list:
-    return [d for d in range(1, n + 1) if n % d == 0]
+    """The divisors of ``n``, ascending (the planner asks for the same few thousands of times)."""
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return small + [n // d for d in reversed(small) if d * d != n]
 
 
 def legal_simd(layer: ir.MatrixLayer) -> list:
@@ -46,44 +50,41 @@ def check(layer: ir.MatrixLayer, fold: Fold):
                          fix=f"choose SIMD from {legal_simd(layer)}")
 
 
-def cycles_per_pixel(layer: ir.MatrixLayer, pe: int, simd: int) -> int:
-    """Cycles the matrix-vector-threshold unit spends on one output pixel in steady state: it
-    reads the MW/SIMD beats of the pixel's vector once and replays them for MH/PE neuron folds."""
-    return (layer.out_channels // pe) * (layer.fan_in // simd)
+def input_pools(network: ir.Network) -> list:
+    """The pools in front of the first matrix layer: they read the accelerator's input, so no
+    layer before them sets their lanes and the folding does (as their PE)."""
+    pools = []
+    for layer in network.layers:
+        if isinstance(layer, ir.MatrixLayer):
+            break
+        pools.append(layer)
+    return pools
 
 
-def matrix_cycles(layer: ir.MatrixLayer, fold: Fold) -> int:
-    """Cycles per frame of the matrix-vector-threshold unit."""
-    return layer.out_shape.pixels * cycles_per_pixel(layer, fold.pe, fold.simd)
+def folded_layers(network: ir.Network) -> list:
+    """The layers a folding names: every matrix layer and the input pools, in network order."""
+    pools = input_pools(network)
+    return [layer for layer in network.layers if isinstance(layer, ir.MatrixLayer) or layer in pools]
 
 
-def window_cycles(layer: ir.MatrixLayer, fold: Fold) -> int:
-    """Cycles per frame of the sliding window unit: it reads each input beat once and writes
-    each window beat once, at most one of each per cycle."""
-    per_pixel = layer.in_shape.channels // fold.simd
-    return max(layer.in_shape.pixels * per_pixel, layer.out_shape.pixels * layer.fan_in // fold.simd)
-
-
-def pool_cycles(layer: ir.PoolLayer, lanes: int) -> int:
-    return layer.in_shape.pixels * layer.in_shape.channels // lanes
-
-
-def candidates(layer: ir.MatrixLayer) -> list:
-    """Every legal fold of ``layer``, slowest first."""
-    folds = [Fold(pe, simd) for pe in divisors(layer.out_channels) for simd in legal_simd(layer)]
-    return sorted(folds, key=lambda f: (-matrix_cycles(layer, f), f.pe * f.simd, f.simd))
+def check_pool(layer: ir.PoolLayer, fold: Fold):
+    """Raise :class:`UsageError` unless ``fold`` (PE lanes) is legal for the input pool ``layer``."""
+    if fold.pe not in divisors(layer.in_shape.channels) or fold.simd != fold.pe:
+        raise UsageError(f"layer {layer.name!r}: PE {fold.pe} does not divide its {layer.in_shape.channels} channels",
+                         fix=f"choose PE from {divisors(layer.in_shape.channels)}")
 
 
 # -- folding files ------------------------------------------------------------------------------
 
 def dump(network: ir.Network, folds: dict) -> str:
-    """The folding file: ``layers: {name: {pe: P, simd: S}}`` in network order."""
+    """The folding file: ``layers: {name: {pe: P, simd: S}}`` in network order (a pool on the
+    input: ``{pe: P}``, its channels per beat)."""
     lines = ["# finngen folding: PE (output channels per cycle) and SIMD (inputs per cycle) per layer",
              "layers:"]
-    for layer in network.matrix_layers:
+    for layer in folded_layers(network):
         f = folds[layer.name]
-        lines.append(f"  {yaml.safe_dump(layer.name).strip().removesuffix('...').strip()}: "
-                     f"{{pe: {f.pe}, simd: {f.simd}}}")
+        entry = f"{{pe: {f.pe}}}" if isinstance(layer, ir.PoolLayer) else f"{{pe: {f.pe}, simd: {f.simd}}}"
+        lines.append(f"  {yaml.safe_dump(layer.name).strip().removesuffix('...').strip()}: {entry}")
     return "\n".join(lines) + "\n"
 
 
@@ -99,67 +100,24 @@ def load(path, network: ir.Network) -> dict:
     entries = data.get("layers") if isinstance(data, dict) else None
     if not isinstance(entries, dict):
         raise UsageError(f"{path}: a folding file holds 'layers:' mapping each layer name to {{pe: P, simd: S}}")
-    names = [layer.name for layer in network.matrix_layers]
+    layers = folded_layers(network)
+    names = [layer.name for layer in layers]
     unknown = [k for k in entries if k not in names]
     if unknown:
         raise UsageError(f"{path}: no layer named {unknown[0]!r} in the model", fix=f"layers: {', '.join(names)}")
     folds = {}
-    for layer in network.matrix_layers:
+    for layer in layers:
         entry = entries.get(layer.name)
-        if not (isinstance(entry, dict) and isinstance(entry.get("pe"), int) and isinstance(entry.get("simd"), int)):
-            raise UsageError(f"{path}: layer {layer.name!r} needs {{pe: P, simd: S}} with integers, not {entry!r}")
-        fold = Fold(entry["pe"], entry["simd"])
-        check(layer, fold)
+        pool = isinstance(layer, ir.PoolLayer)
+        keys = ("pe",) if pool else ("pe", "simd")
+        if not (isinstance(entry, dict) and all(isinstance(entry.get(k), int) for k in keys)):
+            wanted = "{pe: P}" if pool else "{pe: P, simd: S}"
+            raise UsageError(f"{path}: layer {layer.name!r} needs {wanted} with integers, not {entry!r}")
+        if pool:
+            fold = Fold(entry["pe"], entry["pe"])
+            check_pool(layer, fold)
+        else:
+            fold = Fold(entry["pe"], entry["simd"])
+            check(layer, fold)
         folds[layer.name] = fold
     return folds
-
-
-# -- choosing the folds -------------------------------------------------------------------------
-
-def slowest_stage_cycles(layer: ir.MatrixLayer, fold: Fold) -> int:
-    """The cycles per frame of a matrix layer's own stages (its unit and its sliding window)."""
-    from .pipeline import needs_window
-    cycles = matrix_cycles(layer, fold)
-    return max(cycles, window_cycles(layer, fold)) if needs_window(layer) else cycles
-
-
-def plan(network: ir.Network, budget: int, cost) -> dict | None:
-    """The cheapest fold of every matrix layer that meets ``budget`` cycles per frame, or None
-    if some layer cannot meet it at any fold. ``cost(layer, fold)`` ranks the folds that do.
-
-    Widths converters and pools run at the pace of the matrix layers around them, so meeting
-    the budget in every matrix layer and window meets it everywhere."""
-    folds = {}
-    for layer in network.matrix_layers:
-        fast_enough = [f for f in candidates(layer) if slowest_stage_cycles(layer, f) <= budget]
-        if not fast_enough:
-            return None
-        folds[layer.name] = min(fast_enough, key=lambda f: (cost(layer, f), f.pe * f.simd))
-    return folds
-
-
-def budgets(network: ir.Network) -> list:
-    """Every cycles-per-frame value some fold of some layer reaches, fastest first: the only
-    budgets at which the cheapest plan can change."""
-    values = {slowest_stage_cycles(layer, f) for layer in network.matrix_layers for f in candidates(layer)}
-    return sorted(values)
-
-
-def fastest_fitting(network: ir.Network, cost, fits) -> tuple:
-    """(budget, folds) of the fastest plan for which ``fits(folds)`` holds, or (None, None).
-
-    Slower budgets never need more resources, so a bisection over the reachable budgets finds
-    the boundary."""
-    values = budgets(network)
-    floor = max(min(slowest_stage_cycles(l, f) for f in candidates(l)) for l in network.matrix_layers)
-    values = [v for v in values if v >= floor]
-    lo, hi = 0, len(values) - 1
-    best = None
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        folds = plan(network, values[mid], cost)
-        if folds is not None and fits(folds):
-            best, hi = (values[mid], folds), mid - 1
-        else:
-            lo = mid + 1
-    return best if best else (None, None)

@@ -1,81 +1,60 @@
 """The accelerator as a chain of streaming stages, with the cycles each spends per frame.
 
-This is the one description of the datapath: the hardware assembly instantiates one component
-per stage, and the throughput prediction and the report read the same stages.
+This is the one description of the datapath: the hardware assembly instantiates each stage's
+component with a FIFO (:class:`~finngen.compile.kinds.Fifo`) between consecutive ones, and the
+planner, the throughput prediction, the resource estimate and the report read the same chain.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
-from . import folding
 from .. import ir
-from .folding import Fold
+from . import folding, kinds
+from .kinds import window
+from .resources import LUT, Resources, range_bits
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One streaming component: ``kind`` is "convert", "window", "matrix" or "pool"."""
-    kind: str
-    layer: object            # the IR layer it serves
-    elem_type: ir.DataType   # the element type it takes in
-    lanes_in: int            # elements per input beat
-    lanes_out: int           # elements per output beat
-    beats_in: int            # input beats per frame
-    beats_out: int           # output beats per frame
-    cycles: int              # cycles per frame at full speed
-    fold: Fold | None = None
-
-    @property
-    def name(self) -> str:
-        return f"{self.kind}_{self.layer.name}"
-
-
-def stages(network: ir.Network, folds: dict) -> list:
-    """The stages of ``network`` with the matrix layers folded as ``folds`` (name -> Fold)."""
-    chain = []
-    lanes = None        # elements per beat of the stream so far; None before the first stage
-    elem = network.input.stream_type
-    for layer in network.layers:
-        size_in = layer.in_shape.size
-        if isinstance(layer, ir.MatrixLayer):
-            fold = folds[layer.name]
-            folding.check(layer, fold)
-            if lanes is not None and lanes != fold.simd:
-                chain.append(_convert(layer, elem, size_in, lanes, fold.simd))
-            if needs_window(layer):
-                chain.append(Stage("window", layer, elem, fold.simd, fold.simd, size_in // fold.simd,
-                                   layer.out_shape.pixels * layer.fan_in // fold.simd,
-                                   folding.window_cycles(layer, fold), fold))
-            chain.append(Stage("matrix", layer, elem, fold.simd, fold.pe,
-                               layer.out_shape.pixels * layer.fan_in // fold.simd,
-                               layer.out_shape.size // fold.pe, folding.matrix_cycles(layer, fold), fold))
+def layer_stages(layer, fold, lanes, elem) -> list:
+    """The stages that implement ``layer`` at ``fold`` when the stream in front of it carries
+    ``lanes`` elements of ``elem`` per beat (``lanes`` None: the accelerator's input, whose
+    width the layer chooses). A pool runs at the lanes it is given; only a pool on the input has
+    a fold of its own (its lanes as PE)."""
+    if isinstance(layer, ir.PoolLayer):
+        if lanes is None:
+            folding.check_pool(layer, fold)
             lanes = fold.pe
-        else:
-            if lanes is None:
-                lanes = _largest_divisor(layer.in_shape.channels, 8)
-            beats = size_in // lanes
-            chain.append(Stage("pool", layer, elem, lanes, lanes, beats, layer.out_shape.size // lanes,
-                               folding.pool_cycles(layer, lanes)))
-        elem = layer.out_type
+        return [kinds.Pool(layer, lanes)]
+    folding.check(layer, fold)
+    chain = []
+    if lanes is not None and lanes != fold.simd:
+        chain.append(kinds.WidthConverter(layer, elem, lanes, fold.simd))
+    if window.needed(layer):
+        chain.append(kinds.SlidingWindow(layer, fold.simd))
+    chain.append(kinds.MatrixUnit(layer, fold))
     return chain
 
 
-def needs_window(layer: ir.MatrixLayer) -> bool:
-    """A 1x1 convolution with stride 1 and no padding reads its input stream as it comes."""
-    return layer.in_shape.pixels > 1 and (layer.kernel, layer.stride, layer.pad) != (1, 1, 0)
+def stages(network: ir.Network, folds: dict) -> list:
+    """The stages of ``network`` with its layers folded as ``folds`` (layer name -> Fold: every
+    matrix layer, and each pool that reads the accelerator's input)."""
+    chain = []
+    for layer in network.layers:
+        chain += layer_stages(layer, folds.get(layer.name), *tail(chain, network))
+    return chain
 
 
-def _convert(layer, elem, size, lanes_in, lanes_out):
-    cycles = max(size // lanes_in, size // lanes_out)
-    return Stage("convert", layer, elem, lanes_in, lanes_out, size // lanes_in, size // lanes_out, cycles)
+def tail(chain, network) -> tuple:
+    """(lanes, element type) of the stream behind ``chain``, the stages of the first layers of
+    ``network`` (lanes None before the first stage: the accelerator's input)."""
+    if chain:
+        return chain[-1].lanes_out, chain[-1].out_type
+    return None, network.input.stream_type
 
 
-def _largest_divisor(n, at_most):
-    return max(d for d in range(1, min(n, at_most) + 1) if n % d == 0)
+def fifos(chain) -> list:
+    """The FIFO in front of every stage but the first."""
+    return [kinds.Fifo.between(producer, consumer) for producer, consumer in zip(chain, chain[1:])]
 
 
-def bottleneck(chain) -> Stage:
+def bottleneck(chain):
     return max(chain, key=lambda s: s.cycles)
 
 
@@ -84,19 +63,44 @@ def cycles_per_frame(chain) -> int:
     return bottleneck(chain).cycles
 
 
-def fifo_depth(producer: Stage, consumer: Stage) -> int:
-    """Beats of buffering between two stages so that neither stalls the slower one.
+def labels(chain) -> list:
+    """Short unique names of the stages, FINN style: the kind's abbreviation and its count
+    among the stages of that kind so far (``swu0``, ``mvtu0``, ``pool0``, ``dwc0``, ``mvtu1``)."""
+    seen, names = {}, []
+    for stage in chain:
+        n = seen.get(stage.short, 0)
+        seen[stage.short] = n + 1
+        names.append(f"{stage.short}{n}")
+    return names
 
-    A matrix unit takes its input in bursts (one pixel's vector, then nothing while it replays
-    it for the other neuron folds), and a producer delivers in bursts of one pixel's outputs:
-    two of the larger burst absorb both."""
-    burst = max(_burst(producer, out=True), _burst(consumer, out=False))
-    return max(4, 1 << math.ceil(math.log2(2 * burst)))
+
+def estimate(chain) -> tuple:
+    """(total, per stage) resources of a chain: each stage's component plus the FIFO that feeds
+    it, and the top level's output beat counter (TLAST)."""
+    per_stage = [stage.resources() for stage in chain]
+    for k, fifo in enumerate(fifos(chain), start=1):
+        per_stage[k] += fifo.resources()
+    return sum(per_stage, top(chain[-1])), per_stage
 
 
-def _burst(stage: Stage, out: bool) -> int:
-    layer = stage.layer
-    if stage.kind == "matrix":
-        return layer.out_channels // stage.fold.pe if out else layer.fan_in // stage.fold.simd
-    pixels = layer.out_shape.pixels if out else layer.in_shape.pixels
-    return max(1, (stage.beats_out if out else stage.beats_in) // max(1, pixels))
+def top(last) -> Resources:
+    """The top level behind the ``last`` stage: a counter of its output beats that marks the
+    last one of each frame (TLAST)."""
+    count = range_bits(last.beats_out)
+    return Resources(lut=LUT["top"] * count, ff=count)
+
+
+def byte_width(bits: int) -> int:
+    """The smallest multiple of 8 that holds ``bits``: an AXI4-Stream TDATA width."""
+    return -(-bits // 8) * 8
+
+
+def interface(chain) -> dict:
+    """What the host needs to pack input words and unpack output words (see finngen.codec): the
+    first stage's lanes in the low bits of a byte-aligned input word, the last stage's likewise
+    in the output word."""
+    first, last = chain[0], chain[-1]
+    return {"in_lanes": first.lanes_in, "in_width": byte_width(first.lanes_in * first.elem_type.bits),
+            "in_bits": first.elem_type.bits,
+            "out_lanes": last.lanes_out, "out_width": byte_width(last.payload_bits),
+            "out_bits": last.out_type.bits, "out_signed": last.out_type.signed, "out_beats": last.beats_out}

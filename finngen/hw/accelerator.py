@@ -12,18 +12,8 @@ from amaranth.lib.wiring import In, Out
 
 from .. import ir
 from ..compile import pipeline
-from .dwc import StreamWidthConverter
-from .fifo import StreamFIFO
-from .mvtu import MVTU
-from .pool import MaxPool
-from .swu import SlidingWindow
 
-__all__ = ["Accelerator", "AxiStreamTop", "byte_width"]
-
-
-def byte_width(bits: int) -> int:
-    """The smallest multiple of 8 that holds ``bits``."""
-    return -(-bits // 8) * 8
+__all__ = ["Accelerator", "AxiStreamTop"]
 
 
 class Accelerator(wiring.Component):
@@ -33,7 +23,8 @@ class Accelerator(wiring.Component):
     ----------
     network : :class:`~finngen.ir.Network`
     folds : dict
-        Layer name -> :class:`~finngen.compile.folding.Fold` for every matrix layer.
+        Layer name -> :class:`~finngen.compile.folding.Fold` for every matrix layer and every
+        pool on the input (:func:`finngen.compile.folding.folded_layers`).
 
     Members
     -------
@@ -44,27 +35,17 @@ class Accelerator(wiring.Component):
     def __init__(self, network: ir.Network, folds: dict):
         self.network = network
         self.stages = pipeline.stages(network, folds)
-        first, last = self.stages[0], self.stages[-1]
-        self.in_lanes, self.out_lanes = first.lanes_in, last.lanes_out
-        self.in_type, self.out_type = first.elem_type, network.last.out_type
-        self.in_width = byte_width(self.in_lanes * self.in_type.bits)
-        self.out_width = byte_width(self.out_lanes * self.out_type.bits)
-        self.out_beats = last.beats_out
+        self.interface = pipeline.interface(self.stages)
+        self.in_width, self.out_width = self.interface["in_width"], self.interface["out_width"]
+        self.out_beats = self.interface["out_beats"]
         super().__init__({
             "i": In(stream.Signature(unsigned(self.in_width))),
             "o": Out(stream.Signature(data.StructLayout({"data": unsigned(self.out_width), "last": 1}))),
         })
 
-    @property
-    def interface(self) -> dict:
-        """What the host needs to pack input words and unpack output words (see finngen.codec)."""
-        return {"in_lanes": self.in_lanes, "in_width": self.in_width, "in_bits": self.in_type.bits,
-                "out_lanes": self.out_lanes, "out_width": self.out_width, "out_bits": self.out_type.bits,
-                "out_signed": self.out_type.signed, "out_beats": self.out_beats}
-
     def elaborate(self, platform):
         m = Module()
-        components = [self._component(stage) for stage in self.stages]
+        components = [stage.component() for stage in self.stages]
         names = [f"s{k}_{stage.kind}_{_identifier(stage.layer.name)}" for k, stage in enumerate(self.stages)]
         for name, component in zip(names, components):
             m.submodules[name] = component
@@ -74,9 +55,9 @@ class Accelerator(wiring.Component):
         m.d.comb += [first.i.valid.eq(self.i.valid), self.i.ready.eq(first.i.ready),
                      first.i.payload.eq(self.i.payload[:len(Value.cast(first.i.payload))])]
 
-        for k, (producer, consumer) in enumerate(zip(components, components[1:])):
-            depth = pipeline.fifo_depth(self.stages[k], self.stages[k + 1])
-            fifo = StreamFIFO(producer.o.payload.shape(), depth)
+        for k, (spec, producer, consumer) in enumerate(zip(pipeline.fifos(self.stages), components,
+                                                           components[1:])):
+            fifo = spec.component(producer.o.payload.shape())
             m.submodules[f"fifo{k}"] = fifo
             wiring.connect(m, producer.o, fifo.i)
             wiring.connect(m, fifo.o, consumer.i)
@@ -93,16 +74,6 @@ class Accelerator(wiring.Component):
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += count.eq(Mux(final, 0, count + 1))
         return m
-
-    @staticmethod
-    def _component(stage):
-        if stage.kind == "matrix":
-            return MVTU(stage.layer, stage.fold.pe, stage.fold.simd)
-        if stage.kind == "window":
-            return SlidingWindow(stage.layer, stage.fold.simd)
-        if stage.kind == "pool":
-            return MaxPool(stage.layer, stage.lanes_in)
-        return StreamWidthConverter(stage.elem_type, stage.lanes_in, stage.lanes_out)
 
 
 def _identifier(name: str) -> str:

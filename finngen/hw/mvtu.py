@@ -20,7 +20,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import ir
-from ..compile.folding import cycles_per_pixel
+from ..compile.kinds.matrix import cycles_per_pixel
 from .arith import popcount, tree_sum
 from .packing import lanes, require_divisor, window_shape
 

@@ -22,6 +22,7 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import ir
+from ..compile.kinds import window
 from .arith import add_mod
 from .packing import beat_shape, require_divisor, window_shape
 
@@ -58,18 +59,13 @@ class SlidingWindow(wiring.Component):
             raise ValueError(f"{layer.name}: padding {layer.pad} must be less than the kernel {layer.kernel}")
         shape = layer.in_shape
         for size, out in ((shape.height, layer.out_shape.height), (shape.width, layer.out_shape.width)):
-            if out != (size + 2 * layer.pad - layer.kernel) // layer.stride + 1 or out < 1:
+            if out != ir.conv_output_size(size, layer.kernel, layer.stride, layer.pad) or out < 1:
                 raise ValueError(f"{layer.name}: output shape {layer.out_shape} does not follow from "
                                  f"{shape}, kernel {layer.kernel}, stride {layer.stride}, pad {layer.pad}")
         self._MustUse__silence = False
         self.layer = layer
         self.simd = simd
-        k, st, p = layer.kernel, layer.stride, layer.pad
-        # k + stride rows let the writer fill the next window row while the reader works on the
-        # current one. During a frame's last window row the writer must also get the next
-        # frame's first window (rows 0 .. k-1-p) in, or the reader waits at every frame start:
-        # that takes up to 2k - 2p + stride - 1 rows in all.
-        self.rows = max(k + st, 2 * k - 2 * p + st - 1)
+        self.rows = window.rows(layer)
         super().__init__({
             "i": In(stream.Signature(beat_shape(layer.in_type, simd))),
             "o": Out(stream.Signature(window_shape(layer.in_type, simd, layer.has_padding))),

@@ -1,0 +1,133 @@
+"""What every stage kind defines: the base class of :mod:`finngen.compile.kinds`."""
+from __future__ import annotations
+
+from ..resources import Resources, with_fitted
+
+
+class Stage:
+    """One streaming component of the accelerator and every fact the compiler uses about it.
+
+    A stage kind (a subclass) is the one place that says, for its component: the beats it takes
+    and gives per frame and the cycles that costs (``beats_in``, ``beats_out``, ``cycles``), how
+    bursty each side is (``burst_in``, ``burst_out``: what the FIFOs around it absorb), the
+    width of its output beat (``payload_bits``), its latency, its resource terms
+    (:meth:`lut_terms`, :meth:`fixed_resources`) and the Amaranth component that implements it
+    (:meth:`component`, importing :mod:`finngen.hw` only when called). The pipeline, the
+    planner, the resource model, the accelerator, the report and the benchmarks all read these.
+
+    Attributes every kind sets: ``layer`` (the IR layer it serves), ``elem_type`` (the element
+    type it takes in), ``out_type`` (the element type it gives), ``lanes_in`` and ``lanes_out``
+    (elements per beat on either side).
+    """
+
+    kind = ""           # "convert", "window", "matrix", "pool": report and instance names
+    short = ""          # the kind's abbreviation in stage labels
+
+    # -- throughput -----------------------------------------------------------------------------
+
+    @property
+    def beats_in(self) -> int:
+        """Input beats per frame."""
+        raise NotImplementedError
+
+    @property
+    def beats_out(self) -> int:
+        """Output beats per frame."""
+        raise NotImplementedError
+
+    @property
+    def cycles(self) -> int:
+        """Cycles per frame at full speed (no stalls from either side)."""
+        raise NotImplementedError
+
+    @property
+    def burst_in(self) -> int:
+        """Beats the stage takes back to back, then pauses: by default one pixel's beats of its
+        layer's input."""
+        return max(1, self.beats_in // max(1, self.layer.in_shape.pixels))
+
+    @property
+    def burst_out(self) -> int:
+        """Beats the stage gives back to back: by default one pixel's beats of its layer's output."""
+        return max(1, self.beats_out // max(1, self.layer.out_shape.pixels))
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a beat entering to the first beat it causes leaving, at full speed: the
+        register stages of the component. Kinds override it as their pipelines deepen."""
+        raise NotImplementedError
+
+    # -- the output beat ------------------------------------------------------------------------
+
+    @property
+    def payload_bits(self) -> int:
+        """The width of the output beat (what the FIFO behind the stage stores)."""
+        return self.lanes_out * self.out_type.bits
+
+    # -- folding, for the report ----------------------------------------------------------------
+
+    @property
+    def pe(self) -> int:
+        """Output lanes (a matrix unit's PE)."""
+        return self.lanes_out
+
+    @property
+    def simd(self) -> int:
+        """Input lanes (a matrix unit's SIMD)."""
+        return self.lanes_in
+
+    @property
+    def mac_lanes(self) -> int:
+        """Multiply-accumulate (XNOR-popcount) lanes: none but a matrix unit's PE x SIMD."""
+        return 0
+
+    def details(self) -> dict:
+        """Kind-specific facts for the report."""
+        return {}
+
+    # -- resources ------------------------------------------------------------------------------
+
+    def lut_terms(self) -> dict:
+        """The fitted terms of the stage's LUTs, {name in resources.LUT: quantity}; calibration
+        (bench/calibrate_resources.py) fits the coefficients from these."""
+        raise NotImplementedError
+
+    def fixed_resources(self) -> Resources:
+        """The analytic part of the stage: its memories, the LUTs that are not fitted, its FFs."""
+        raise NotImplementedError
+
+    def resources(self) -> Resources:
+        """The stage's component, without the FIFO in front of it."""
+        return with_fitted(self.fixed_resources(), self.lut_terms())
+
+    # -- hardware -------------------------------------------------------------------------------
+
+    def component(self):
+        """The :mod:`finngen.hw` component that implements the stage."""
+        raise NotImplementedError
+
+
+class LaneStage(Stage):
+    """A stage that takes and gives ``lanes`` elements per beat of its layer's input type (a
+    window, a pool); subclasses are dataclasses with the fields ``layer`` and ``lanes``."""
+
+    @property
+    def elem_type(self):
+        return self.layer.in_type
+
+    @property
+    def out_type(self):
+        return self.layer.in_type
+
+    @property
+    def lanes_in(self) -> int:
+        return self.lanes
+
+    @property
+    def lanes_out(self) -> int:
+        return self.lanes
+
+    @property
+    def beats_in(self) -> int:
+        return self.layer.in_shape.size // self.lanes
+

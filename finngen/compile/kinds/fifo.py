@@ -1,0 +1,43 @@
+"""The FIFO between two stages, sized so that neither stalls the slower one."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..resources import Resources, memory, range_bits, with_fitted
+from .base import Stage
+
+
+@dataclass(frozen=True)
+class Fifo:
+    """A :class:`finngen.hw.fifo.StreamFIFO` of ``depth`` beats of ``width`` bits."""
+    width: int
+    depth: int
+
+    @classmethod
+    def between(cls, producer: Stage, consumer: Stage) -> Fifo:
+        """The FIFO from ``producer``'s output to ``consumer``'s input. A matrix unit takes its
+        input in bursts (one pixel's vector, then nothing while it replays it for the other
+        neuron folds), and a producer delivers in bursts of one pixel's outputs: two of the
+        larger burst absorb both."""
+        burst = max(producer.burst_out, consumer.burst_in)
+        return cls(producer.payload_bits, max(4, 1 << math.ceil(math.log2(2 * burst))))
+
+    def lut_terms(self) -> dict:
+        """Two pointers, the level counter and full/empty, per pointer bit."""
+        return {"fifo_pointer": range_bits(self.depth)}
+
+    def fixed_resources(self) -> Resources:
+        """amaranth's SyncFIFOBuffered: a ``depth - 1`` word memory with a synchronous read port
+        (its read register is the output register)."""
+        ptr = range_bits(self.depth)
+        return memory(self.depth - 1, self.width) + Resources(ff=3 * ptr + 1)
+
+    def resources(self) -> Resources:
+        return with_fitted(self.fixed_resources(), self.lut_terms())
+
+    def component(self, shape):
+        """The FIFO for beats of ``shape``: the producing component's payload shape (a padded
+        window beat is a data/mask layout)."""
+        from ...hw.fifo import StreamFIFO
+        return StreamFIFO(shape, self.depth)

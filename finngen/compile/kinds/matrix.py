@@ -1,0 +1,154 @@
+"""Matrix-vector-threshold unit: one binarized matrix layer, folded as (PE, SIMD)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ... import ir
+from ..folding import Fold
+from ..resources import Resources, memory, memory_kind, range_bits
+from .base import Stage
+from .window import beat_bits
+
+
+def cycles_per_pixel(layer: ir.MatrixLayer, pe: int, simd: int) -> int:
+    """Cycles the unit spends on one output pixel in steady state: it reads the MW/SIMD beats of
+    the pixel's vector once and replays them for MH/PE neuron folds (finngen.hw.mvtu)."""
+    return (layer.out_channels // pe) * (layer.fan_in // simd)
+
+
+@dataclass(frozen=True)
+class MatrixUnit(Stage):
+    """A :class:`finngen.hw.mvtu.MVTU` for ``layer`` at ``fold``."""
+    layer: ir.MatrixLayer
+    fold: Fold
+
+    kind = "matrix"
+    short = "mvtu"
+
+    @property
+    def elem_type(self) -> ir.DataType:
+        return self.layer.in_type
+
+    @property
+    def out_type(self) -> ir.DataType:
+        return self.layer.out_type
+
+    @property
+    def lanes_in(self) -> int:
+        return self.fold.simd
+
+    @property
+    def lanes_out(self) -> int:
+        return self.fold.pe
+
+    @property
+    def pe(self) -> int:
+        return self.fold.pe
+
+    @property
+    def simd(self) -> int:
+        return self.fold.simd
+
+    @property
+    def mac_lanes(self) -> int:
+        return self.fold.pe * self.fold.simd
+
+    def details(self) -> dict:
+        """The matrix height (output channels) and width (fan-in), as FINN calls them."""
+        return {"mh": self.layer.out_channels, "mw": self.layer.fan_in}
+
+    @property
+    def neuron_folds(self) -> int:
+        return self.layer.out_channels // self.fold.pe
+
+    @property
+    def synapse_folds(self) -> int:
+        return self.layer.fan_in // self.fold.simd
+
+    @property
+    def beats_in(self) -> int:
+        return self.layer.out_shape.pixels * self.synapse_folds
+
+    @property
+    def beats_out(self) -> int:
+        return self.layer.out_shape.size // self.fold.pe
+
+    @property
+    def cycles(self) -> int:
+        return self.layer.out_shape.pixels * cycles_per_pixel(self.layer, self.fold.pe, self.fold.simd)
+
+    @property
+    def burst_in(self) -> int:
+        """One pixel's vector, then nothing while it is replayed for the other neuron folds."""
+        return self.synapse_folds
+
+    @property
+    def burst_out(self) -> int:
+        return self.neuron_folds
+
+    @property
+    def latency(self) -> int:
+        """Fold counters and synchronous memory reads, then the accumulate-and-threshold stage
+        into the output register."""
+        return 2
+
+    @property
+    def in_beat_bits(self) -> int:
+        return beat_bits(self.layer.in_type, self.fold.simd, self.layer.has_padding)
+
+    def lut_terms(self) -> dict:
+        layer, pe, simd = self.layer, self.fold.pe, self.fold.simd
+        bipolar = layer.in_type.bipolar
+        return {"xnor_popcount": pe * simd if bipolar else 0,
+                "int_mac": 0 if bipolar else pe * simd * layer.in_type.bits,
+                "accumulate": pe * layer.acc_bits,
+                "rom_logic": self._roms()[0],
+                "mvtu_control": 1}
+
+    def fixed_resources(self) -> Resources:
+        layer, pe = self.layer, self.fold.pe
+        nf, sf = self.neuron_folds, self.synapse_folds
+        beat = self.in_beat_bits
+        # the weight and threshold ROMs: block RAMs, and the read registers of those in logic
+        # (their LUTs are the fitted rom_logic term)
+        roms = self._roms()[1]
+        # per PE: accumulator (a popcount of the fan-in for bipolar inputs), output register
+        acc = range_bits(layer.fan_in + 1) if layer.in_type.bipolar else layer.acc_bits
+        per_pe = Resources(ff=acc + layer.out_type.bits)
+        # shared: the input register, the replay buffer of one pixel's vector (when there is
+        # more than one neuron fold), the fold counters and pipeline flags, the padding count
+        shared = Resources(ff=beat + range_bits(nf) + range_bits(sf) + range_bits(nf * sf) + 5
+                           + (range_bits(layer.fan_in + 1) if layer.has_padding else 0))
+        if nf > 1:
+            shared += memory(sf, beat)
+        return roms + pe * per_pe + shared
+
+    def _roms(self) -> tuple:
+        """The unit's ROMs, one per PE for the weights (SIMD bits x NF*SF words) and, in hidden
+        layers, one for the thresholds (threshold and invert bits x NF words; one word is a
+        constant). Returns (LUTs of those in logic, Resources of the rest: block RAMs and the
+        read registers). yosys decides block RAM or logic per memory; in logic, identical bit
+        columns (across PEs too) merge, which matters for shallow threshold ROMs: a column of d
+        words is one of 2**d functions, so n random columns give about 2**d (1 - (1 - 2**-d)**n)."""
+        layer, pe, simd = self.layer, self.fold.pe, self.fold.simd
+        nf, sf = self.neuron_folds, self.synapse_folds
+        banks = [(nf * sf, simd)]
+        if layer.threshold is not None and nf > 1:
+            banks.append((nf, layer.threshold_bits + 1))
+        luts, rest = 0, Resources()
+        for depth, width in banks:
+            if memory_kind(depth, width, rom=True) != "logic":
+                rest += pe * memory(depth, width, rom=True)
+                continue
+            columns = pe * width
+            if depth < 16:
+                functions = 2 ** depth
+                columns = functions * (1 - (1 - 1 / functions) ** columns)
+            one = memory(depth, 1, rom=True)
+            luts += columns * one.lut
+            rest += Resources(ff=columns * one.ff)
+        return luts, rest
+
+    def component(self):
+        from ...hw.mvtu import MVTU
+        return MVTU(self.layer, self.fold.pe, self.fold.simd)

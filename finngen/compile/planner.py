@@ -1,0 +1,168 @@
+"""The planner: the cheapest folding that meets a cycle budget, and the fastest a board builds.
+
+It plans the pipeline that will be built. Each candidate fold of a layer a folding names
+(matrix layers, pools on the input) is judged by the real stages it adds behind the stages
+planned before it (:func:`finngen.compile.pipeline.layer_stages`): the width converter its
+SIMD needs, its window, its unit, and the pools that inherit its lanes. A candidate meets the
+budget when every one of those stages does; its cost is their LUTs and those of the FIFOs in
+front of them, so a plan costs what :func:`finngen.compile.pipeline.estimate` says, and the
+planner finds the cheapest exactly.
+
+A board limits a design twice: its resources, and the AXI DMA that feeds the accelerator,
+whose stream is at most 1024 bits wide (:class:`Limits`). The stream widths depend on the first
+and the last layer alone, so candidates too wide are skipped while planning; resources depend
+on everything, so :func:`fastest` tests the whole plan.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import ir
+from ..board import vivado
+from . import folding, pipeline
+from .folding import Fold
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a board can build: ``resources`` (``{"lut": ..., "ff": ..., "bram36": ..., "dsp": ...}``)
+    and the widest stream its DMA carries."""
+    resources: dict
+    stream_bits: int = vivado.DMA_WIDTHS[-1]
+
+    @classmethod
+    def of(cls, board) -> Limits:
+        return cls(board.resources)
+
+    def fits(self, chain) -> bool:
+        """Whether the board builds the whole ``chain``."""
+        interface = pipeline.interface(chain)
+        return (max(interface["in_width"], interface["out_width"]) <= self.stream_bits
+                and pipeline.estimate(chain)[0].fits(self.resources))
+
+
+def candidates(layer) -> list:
+    """Every legal fold of a layer a folding names."""
+    if isinstance(layer, ir.PoolLayer):
+        return [Fold(lanes, lanes) for lanes in folding.divisors(layer.in_shape.channels)]
+    return [Fold(pe, simd) for pe in folding.divisors(layer.out_channels) for simd in folding.legal_simd(layer)]
+
+
+def _units(network) -> list:
+    """[(layer, the pools after it that inherit its lanes)] for each layer a folding names."""
+    units = []
+    named = folding.folded_layers(network)
+    for layer in network.layers:
+        if layer in named:
+            units.append((layer, []))
+        else:
+            units[-1][1].append(layer)
+    return units
+
+
+class _Planner:
+    """Plans for one network and board. Planning is a shortest path through the layers: what
+    a layer's fold costs depends on the plan before it only through the lanes of the stream it
+    reads (the width converter and FIFO in front of it), so the cheapest plan ending in each
+    such width is all that needs keeping. What each candidate adds is remembered, as the same
+    candidates are judged at every budget."""
+
+    def __init__(self, network: ir.Network, limits: Limits | None):
+        self.network, self.limits = network, limits
+        self.units = _units(network)
+        self.judged, self.luts = {}, {}
+
+    def added(self, k, fold, chain) -> tuple | None:
+        """(stages, LUTs) that unit ``k`` at ``fold`` adds behind ``chain``: its layer's stages
+        and those of the pools that inherit its lanes, and the LUTs of those, of the FIFOs in
+        front of them and, for the last unit, of the top level. None if a stream it sets (the
+        input's, the output's) is wider than the DMA carries."""
+        key = (k, fold, chain[-1].lanes_out if chain else None)
+        if key not in self.judged:
+            layer, followers = self.units[k]
+            stages = _added(layer, followers, fold, *pipeline.tail(chain, self.network))
+            last = k == len(self.units) - 1
+            luts = sum(self.lut(part) for part in stages + pipeline.fifos(chain[-1:] + stages))
+            if last:
+                luts += pipeline.top(stages[-1]).lut
+            interface = pipeline.interface(stages)
+            fit = self.limits is None or ((k > 0 or interface["in_width"] <= self.limits.stream_bits)
+                                          and (not last or interface["out_width"] <= self.limits.stream_bits))
+            self.judged[key] = (stages, luts) if fit else None
+        return self.judged[key]
+
+    def lut(self, part) -> float:
+        """The LUTs of a stage or FIFO (the same ones recur behind every plan)."""
+        if part not in self.luts:
+            self.luts[part] = part.resources().lut
+        return self.luts[part]
+
+    def plan(self, budget: int) -> dict | None:
+        # lanes behind the plan so far -> (LUTs, MAC lanes, folds, stages) of the cheapest plan
+        plans = {None: (0, 0, {}, [])}
+        for k, (layer, _) in enumerate(self.units):
+            extended = {}
+            for luts, lanes, folds, chain in plans.values():
+                for fold in candidates(layer):
+                    judged = self.added(k, fold, chain)
+                    if judged is None or pipeline.cycles_per_frame(judged[0]) > budget:
+                        continue
+                    stages, more = judged
+                    key = (luts + more, lanes + fold.pe * fold.simd)
+                    end = stages[-1].lanes_out
+                    if end not in extended or key < extended[end][:2]:
+                        extended[end] = (*key, {**folds, layer.name: fold}, chain + stages)
+            if not extended:
+                return None
+            plans = extended
+        return min(plans.values(), key=lambda p: p[:2])[2]
+
+
+def _added(layer, followers, fold, lanes, elem) -> list:
+    """The stages ``layer`` at ``fold`` and its ``followers`` add behind a stream of ``lanes``
+    elements of ``elem`` per beat (:func:`finngen.compile.pipeline.layer_stages`)."""
+    added = pipeline.layer_stages(layer, fold, lanes, elem)
+    for pool in followers:
+        added += pipeline.layer_stages(pool, None, added[-1].lanes_out, added[-1].out_type)
+    return added
+
+
+def plan(network: ir.Network, budget: int, limits: Limits | None = None) -> dict | None:
+    """The folds (of every layer a folding names) of the pipeline with the fewest LUTs in which
+    every stage takes at most ``budget`` cycles per frame (and, with ``limits``, the streams fit
+    the DMA), or None if there is none. Among equally cheap ones, the fewest MAC lanes."""
+    return _Planner(network, limits).plan(budget)
+
+
+def budgets(network: ir.Network) -> list:
+    """Every cycles-per-frame value a layer's own stages reach at some fold, fastest first: the
+    only budgets at which the cheapest plan can change. (A width converter between two layers
+    is never slower than both: its narrow side carries the beats one of them takes or gives.)"""
+    values = set()
+    for layer, followers in _units(network):
+        for fold in candidates(layer):
+            lanes = None if isinstance(layer, ir.PoolLayer) else fold.simd
+            values.add(pipeline.cycles_per_frame(_added(layer, followers, fold, lanes, layer.in_type)))
+    return sorted(values)
+
+
+def plans(network: ir.Network, limits: Limits | None = None):
+    """(budget, folds) of the cheapest plan at each of :func:`budgets` that has one, fastest first."""
+    planner = _Planner(network, limits)
+    for budget in budgets(network):
+        folds = planner.plan(budget)
+        if folds is not None:
+            yield budget, folds
+
+
+def fastest(network: ir.Network, limits: Limits) -> tuple:
+    """(budget, folds) of the fastest plan the board builds, or (None, None).
+
+    The budgets are tried fastest first. A bisection would need the cheapest plan to use no
+    more of any resource at a slower budget, and it does not: a slower fold deepens the weight
+    ROMs, which then go to block RAM instead of logic (tests/test_planner.py shows a board on
+    which only budgets in the middle fit)."""
+    for budget, folds in plans(network, limits):
+        if limits.fits(pipeline.stages(network, folds)):
+            return budget, folds
+    return None, None
