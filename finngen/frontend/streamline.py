@@ -131,11 +131,12 @@ class _Streamliner:
             raise _Refusal(function, f"its parameter {name!r} is missing from the file")
         value = self.graph.params[name]
         if value.dtype != np.float32:
-            raise _Refusal(function, f"its parameter {name!r} is {value.dtype}, not float32")
+            raise _Refusal(function, f"its parameter {name!r} is {value.dtype}, not a real number type")
         if shape is not None and value.size != int(np.prod(shape)):
             raise _Refusal(function, f"its parameter {name!r} has shape {value.shape}, expected {tuple(shape)}")
         if not np.all(np.isfinite(value)):
-            raise _Refusal(function, f"its parameter {name!r} holds NaN or Inf")
+            raise _Refusal(function, f"its parameter {name!r} holds NaN or Inf (as float32, the type nnabla "
+                                     "computes in)")
         return value
 
     # -- the functions ----------------------------------------------------------------------
