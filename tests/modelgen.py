@@ -20,6 +20,7 @@ class Options:
     conv: bool = True
     binary_weight: bool = False
     binarize_input: bool = False
+    pool_input: bool = False        # MaxPooling on the raw input, before its BinaryTanh
     input_bits: int = 8
     input_signed: bool = False
     parameter_format: str = ".h5"
@@ -35,7 +36,8 @@ def build(rng, opts: Options):
     else:
         shape = (int(rng.integers(5, 40)),)
     x = nn.Variable((1,) + shape)
-    h = F.binary_tanh(x) if opts.binarize_input else x
+    h = F.max_pooling(x, (2, 2)) if opts.pool_input else x
+    h = F.binary_tanh(h) if opts.binarize_input else h
     n = 0
     if opts.conv:
         for i in range(int(rng.integers(1, 3))):

@@ -12,6 +12,7 @@ CASES = [
     *[(100 + s, modelgen.Options(conv=False, input_bits=1 + s % 8, input_signed=bool(s % 3 == 0)))
       for s in range(8)],
     *[(200 + s, modelgen.Options(conv=bool(s % 2), binarize_input=True)) for s in range(6)],
+    *[(400 + s, modelgen.Options(conv=True, binarize_input=True, pool_input=True)) for s in range(4)],
 ]
 
 
@@ -42,3 +43,35 @@ def test_binary_weight_within_float32_rounding(tmp_path, seed):
     got = host.run_golden(streamline(nnp.read(model), DataType(4)), images)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
     assert np.array_equal(got.argmax(axis=1), expected.argmax(axis=1))
+
+
+def _pooled_input_model(path):
+    import nnabla as nn
+    import nnabla.functions as F
+    import nnabla.parametric_functions as PF
+    from nnp_io import save_nnp
+    nn.clear_parameters()
+    x = nn.Variable((1, 2, 8, 8))
+    h = F.binary_tanh(F.max_pooling(x, (2, 2)))
+    return save_nnp(path, "m", x, PF.binary_connect_convolution(h, 3, (3, 3), pad=(1, 1), name="c"))
+
+
+def test_max_pooling_the_raw_integer_input_before_binary_tanh(tmp_path):
+    # Issue 11.5: MaxPooling -> BinaryTanh on uint8 images commutes (BinaryTanh is monotone),
+    # so the host binarizes the images and the accelerator pools bits.
+    from nnp_files import forward_saved
+    model = _pooled_input_model(tmp_path / "m.nnp")
+    rng = np.random.default_rng(5)
+    images = rng.integers(0, 256, size=(32, 2, 8, 8)).astype(np.float32)
+    images[rng.random(images.shape) < 0.7] = 0.0     # whole windows of zeros give -1
+    np.save(tmp_path / "x.npy", images)
+    assert cli.main(["run", str(model), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy")]) == 0
+    expected = forward_saved(model, "m", images)
+    assert np.array_equal(np.load(tmp_path / "y.npy").view(np.uint32), expected.view(np.uint32))
+
+
+@pytest.mark.rtl
+def test_pooled_binarized_input_builds_bit_exact(tmp_path):
+    model = _pooled_input_model(tmp_path / "m.nnp")
+    assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(tmp_path / "b"),
+                     "--verify", "2"]) == 0

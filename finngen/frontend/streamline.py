@@ -253,11 +253,16 @@ class _Streamliner:
             self._absorb(function, layer)
         elif self.type.bipolar:
             self._absorb(function, self.network.layers[-1] if self.network.layers else None)
-        elif not self.network.layers:
-            # The host binarizes the input; nothing before this changes a value's sign.
+        elif all(isinstance(layer, ir.PoolLayer) for layer in self.network.layers):
+            # The host binarizes the input; nothing before this changes a value's sign. Max
+            # pooling commutes with the monotone BinaryTanh (sign(max x) = max sign x, exactly),
+            # so pooling the input first is pooling its bits.
             self.network.input.binarize = True
             self.network.input.stream_type = ir.BIPOLAR
+            for layer in self.network.layers:
+                layer.in_type = ir.BIPOLAR
             self.type = ir.BIPOLAR
+            self._absorb(function, self.network.layers[-1] if self.network.layers else None)
         else:
             raise _Refusal(function, "BinaryTanh on integer data inside the network is not supported")
 
