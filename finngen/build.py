@@ -20,6 +20,7 @@ from . import codec, ir, report
 from .compile import folding, pipeline
 from .frontend import nnp
 from .errors import DoesNotFitError, MismatchError, UsageError
+from .frontend.binary_weight import tie_warnings
 from .frontend.streamline import streamline
 
 RTL_NAME = "finngen_accelerator"
@@ -86,6 +87,8 @@ def build(opts: Options) -> Path:
 
     progress.step(f"reading {opts.model}")
     network = streamline(nnp.read(opts.model), opts.input_type)
+    for line in tie_warnings(network):
+        print(f"finngen: {line}", file=sys.stderr)
 
     progress.step("choosing the folding" if opts.folding is None else f"reading the folding {opts.folding}")
 

@@ -114,6 +114,9 @@ class MatrixLayer:
     acc_max: int
     threshold: np.ndarray | None = None   # int64 (out_channels,)
     invert: np.ndarray | None = None      # bool (out_channels,)
+    # BinaryWeight only: channel -> the integer sum s where the exact pre-activation is 0, so
+    # nnabla's float GEMM rounding, not the threshold, decides the bit (see frontend/binary_weight.py)
+    ties: dict = field(default_factory=dict)
 
     @property
     def is_conv(self) -> bool:

@@ -24,6 +24,7 @@ class Options:
     input_bits: int = 8
     input_signed: bool = False
     parameter_format: str = ".h5"
+    ties: bool = False              # BinaryWeight: batch norms whose step sits on an exact tie
 
 
 def build(rng, opts: Options):
@@ -85,7 +86,11 @@ def _randomize(rng, opts):
             # Exact ties (integer mean, zero bias and beta) are reproducible only for BinaryConnect:
             # BinaryWeight's float GEMM leaves rounding noise where the integer sum is exact.
             ties = rng.random(shape) < (0.0 if opts.binary_weight else 0.4)
-            p.d = np.where(ties, np.round(m), m).astype(np.float32)
+            m = np.where(ties, np.round(m), m)
+            if opts.ties:
+                # mean == bias == 0 with beta == 0: a zero sum sits on the step
+                m[rng.random(shape) < 0.5] = 0.0
+            p.d = m.astype(np.float32)
         elif name.endswith("/var"):
             p.d = rng.uniform(0.1, 30.0, size=shape).astype(np.float32)
         elif name.endswith("/gamma"):

@@ -1,5 +1,6 @@
 """``finngen inspect``: the layers of a model as finngen understands them."""
 from .. import ir
+from .binary_weight import tie_warnings
 from .streamline import analyse
 
 
@@ -33,7 +34,7 @@ def describe(graph, input_type) -> str:
              ""]
     lines += _table(rows)
     if network is not None:
-        lines += ["", _summary(network)]
+        lines += ["", _summary(network)] + tie_warnings(network)
     return "\n".join(lines)
 
 

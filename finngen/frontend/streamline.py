@@ -14,6 +14,7 @@ import numpy as np
 from .. import ir
 from ..epilogue import BatchNorm, Epilogue
 from ..errors import ModelError
+from .binary_weight import nnabla_alpha, tie_sums
 from .thresholds import integer_thresholds
 
 MATRIX_OPS = ("BinaryConnectAffine", "BinaryConnectConvolution",
@@ -174,8 +175,10 @@ class _Streamliner:
         extra = function.inputs[3:]
         alpha = None
         if binary_weight:
-            # nnabla recomputes alpha = mean |W| per output channel on every forward pass
-            alpha = np.abs(columns).mean(axis=1, dtype=np.float32)
+            # nnabla recomputes alpha = mean |W| per output channel on every forward pass, in its
+            # own weight order: (out, in, ky, kx) for convolutions, W (in, out) transposed for affine
+            rows = w.reshape(out_shape.channels, -1) if conv else w.reshape(self.shape.size, -1).T
+            alpha = nnabla_alpha(rows)
             extra = extra[1:]
         bias = self._param(function, extra[0], (out_shape.channels,)).reshape(-1) if extra else None
         # A fully connected layer reads the stream as one pixel whose channels are all values.
@@ -320,6 +323,9 @@ class _Streamliner:
                 raise _Refusal(f, "max pooling of the last layer's scores is not supported")
         else:
             layer.threshold, layer.invert = integer_thresholds(epilogue, lo, hi)
+            if pending.alpha is not None:
+                parity = layer.fan_in % 2 if pending.in_type.bipolar and not pending.pad else None
+                layer.ties = tie_sums(epilogue, lo, hi, parity)
         self.network.layers.append(layer)
         for f in pending.notes:
             self._absorb(f, layer)
