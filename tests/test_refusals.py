@@ -51,7 +51,12 @@ def _zero_weights(q):
 
 REFUSALS = {
     "relu": (lambda x: F.relu(PF.binary_connect_affine(x, 4, name="a")),
-             ["ReLU", "is not supported", "supported: BinaryConnectAffine"]),
+             ["ReLU", "is a continuous activation", "needs binarized activations", "F.binary_tanh"]),
+    "elu_between": (_chain(_bc_fc(4, "a"), _bn("b"), F.elu, _bc_fc(3, "c")),
+                    ["ELU", "is a continuous activation", "binarized activations between layers"]),
+    "tanh_between": (_chain(_bc_fc(4, "a"), F.tanh, _bc_fc(3, "c")), ["Tanh", "is a continuous activation"]),
+    "log_softmax": (_chain(_bc_fc(4, "a"), F.log_softmax), ["LogSoftmax", "is not supported",
+                                                            "supported: BinaryConnectAffine"]),
     "plain_affine": (lambda x: PF.affine(x, 4, name="a"), ["Affine", "is not supported"]),
     "kernel_9": (_conv_model(kernel=(9, 9), pad=(2, 2)), ["BinaryConnectConvolution", "kernel (9, 9)", "1 to 7"]),
     "kernel_rect": (_conv_model(kernel=(3, 1)), ["kernel (3, 1)", "square"]),
@@ -71,7 +76,10 @@ REFUSALS = {
     "bn_after_pool": (_chain(_conv_model(kernel=(1, 1)), lambda h: F.max_pooling(h, (2, 2)), _bn("b")),
                       ["BatchNormalization", "after max pooling"]),
     "no_tanh_between": (_chain(_bc_fc(4, "a"), _bn("b"), _bc_fc(3, "c")),
-                        ["BinaryConnectAffine", "no BinaryTanh between"]),
+                        ["BinaryConnectAffine", "is fed the float activations of", "no BinaryTanh between",
+                         "needs binarized activations"]),
+    "bw_fed_float": (_chain(_bc_fc(4, "a"), lambda h: PF.binary_weight_affine(h, 3, name="w")),
+                     ["BinaryWeightAffine", "is fed the float activations of", "F.binary_tanh"]),
     "ternary": (_zero_weights(0.0), ["quantize_zero_to is 0.0", "ternary"]),
     "pool_on_scores": (_chain(_conv_model(kernel=(1, 1)), lambda h: F.max_pooling(h, (2, 2))),
                        ["max pooling of the last layer's scores"]),
@@ -101,5 +109,28 @@ def test_inspect_marks_the_unsupported_function(tmp_path, capsys):
     path = save_nnp(tmp_path / "m.nnp", "refused", x, F.relu(F.binary_tanh(_conv_model(kernel=(3, 3))(x))))
     assert cli.main(["inspect", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "ReLU" in out and "no: function type ReLU is not supported" in out
+    assert "ReLU" in out and "no: ReLU is a continuous activation" in out
     assert "BinaryConnectConvolution" in out and "yes" in out
+
+
+def test_inspect_checks_every_function_past_the_first_refusal(tmp_path, capsys):
+    nn.clear_parameters()
+    x = nn.Variable((1, 2, 6, 6))
+    h = F.relu(PF.batch_normalization(_conv_model(kernel=(3, 3), pad=(1, 1))(x), batch_stat=False, name="b"))
+    h = PF.binary_connect_convolution(h, 4, (3, 3), dilation=(2, 2), name="d")
+    h = F.binary_tanh(PF.batch_normalization(h, batch_stat=False, name="e"))
+    h = F.log_softmax(PF.binary_connect_affine(h, 3, name="f"))
+    path = save_nnp(tmp_path / "m.nnp", "refused", x, h)
+    assert cli.main(["inspect", str(path)]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    status = {r.split()[0]: r for r in rows if r.startswith(("ReLU", "LogSoftmax"))}
+    assert "no: ReLU is a continuous activation" in status["ReLU"]
+    assert "no: function type LogSoftmax" in status["LogSoftmax"]
+    (dilated,) = [r for r in rows if "'@refused/" not in r and "dilation (2, 2)" in r]
+    assert dilated.startswith("BinaryConnectConvolution")
+    assert "not checked" not in "\n".join(rows)
+    assert sum(" yes" in r for r in rows) == 5     # the first convolution, both batch norms, BinaryTanh, the affine
+    np.save(tmp_path / "x.npy", np.zeros((1, 2, 6, 6), np.float32))
+    assert cli.main(["run", str(path), "--input", str(tmp_path / "x.npy"), "--output",
+                     str(tmp_path / "y.npy")]) == ModelError.exit_code
+    assert "(2 more unsupported: see 'finngen inspect')" in capsys.readouterr().err

@@ -8,7 +8,6 @@ def describe(graph, input_type) -> str:
     """A table of the model's functions with shapes, geometry, bit widths and support."""
     network, notes = analyse(graph, input_type)
     rows = [("function", "name", "input", "output", "fan-in", "k/s/p", "bits in->out", "supported")]
-    failed = False
     for note in notes:
         f = note.function
         layer = note.layer
@@ -23,11 +22,11 @@ def describe(graph, input_type) -> str:
             geometry = f"{layer.kernel}/{layer.kernel}/0"
             bits = f"{layer.in_type}->{layer.out_type}"
         if note.error:
-            status, failed = "no: " + note.error, True
-        elif failed:
-            status = "not checked"
-        else:
+            status = "no: " + note.error
+        elif note.checked:
             status = "yes"
+        else:
+            status = "not checked"
         rows.append((f.type, f.name, shape_in, shape_out, fan_in, geometry, bits, status))
     lines = [f"model: {graph.path}", f"network: {graph.network_name}  input: {graph.input_name} "
              f"{_shape(graph, graph.input_name)}  output: {graph.output_name} {_shape(graph, graph.output_name)}",

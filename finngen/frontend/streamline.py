@@ -20,6 +20,10 @@ from .thresholds import integer_thresholds
 MATRIX_OPS = ("BinaryConnectAffine", "BinaryConnectConvolution",
               "BinaryWeightAffine", "BinaryWeightConvolution")
 SUPPORTED = MATRIX_OPS + ("BatchNormalization", "BinaryTanh", "MaxPooling", "Reshape")
+# nnabla's continuous activations: a binarized datapath carries none of them between layers.
+CONTINUOUS = ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "CReLU", "GELU", "Mish", "Swish",
+              "Tanh", "Sigmoid", "HardSigmoid", "HardTanh", "SoftPlus", "SoftSign", "TanhShrink", "LogSigmoid")
+NEEDS_BINARIZED = "the accelerator needs binarized activations between layers (e.g. F.binary_tanh)"
 SUPPORTED_TEXT = ("supported: " + ", ".join(SUPPORTED) +
                   "; convolutions with square kernels 1 to 7, stride 1 or 2, padding 0 to k//2, "
                   "group 1, dilation 1; max pooling with kernel == stride and no padding")
@@ -31,6 +35,7 @@ class FunctionNote:
     function: object
     layer: object = None        # the hardware layer it became part of
     error: str | None = None    # why it is not supported
+    checked: bool = False       # reached along the chain (functions after a branch are not)
 
 
 @dataclass(eq=False)
@@ -62,17 +67,20 @@ def streamline(graph, input_type: ir.DataType = ir.DataType(8)) -> ir.Network:
     failed = [n for n in notes if n.error]
     if failed:
         f = failed[0].function
-        raise ModelError(f"{graph.path}: {f.type} {f.name!r}: {failed[0].error}")
+        more = f" ({len(failed) - 1} more unsupported: see 'finngen inspect')" if len(failed) > 1 else ""
+        raise ModelError(f"{graph.path}: {f.type} {f.name!r}: {failed[0].error}{more}")
     return network
 
 
 def analyse(graph, input_type: ir.DataType = ir.DataType(8)):
-    """Like :func:`streamline`, but return ``(network or None, notes per function)``."""
+    """Like :func:`streamline`, but return ``(network or None, notes per function)``: every
+    function of the chain is checked, past the first that is not supported."""
     s = _Streamliner(graph, input_type)
     try:
         s.run()
     except _Refusal as refusal:
         s.fail(refusal.function, str(refusal))
+    if any(n.error for n in s.notes):
         return None, s.notes
     return s.network, s.notes
 
@@ -104,10 +112,19 @@ class _Streamliner:
             if not function.inputs or function.inputs[0] != current:
                 raise _Refusal(function, f"branches off the main chain (it reads {function.inputs[:1]}, the "
                                          f"chain is at {current!r}); finngen supports a single chain of layers")
-            if function.type not in SUPPORTED:
-                raise _Refusal(function, f"function type {function.type} is not supported ({SUPPORTED_TEXT})")
-            getattr(self, "_" + function.type)(function)
+            self._note[id(function)].checked = True
+            try:
+                if function.type in CONTINUOUS and function.type not in SUPPORTED:
+                    raise _Refusal(function, f"{function.type} is a continuous activation: {NEEDS_BINARIZED}")
+                if function.type not in SUPPORTED:
+                    raise _Refusal(function, f"function type {function.type} is not supported ({SUPPORTED_TEXT})")
+                getattr(self, "_" + function.type)(function)
+            except _Refusal as refusal:
+                self.fail(refusal.function, str(refusal))
+                self._recover(function)
             current = function.outputs[0]
+        if any(n.error for n in self.notes):
+            return
         if current != self.graph.output_name:
             raise ModelError(f"{self.graph.path}: the chain of functions from {self.graph.input_name!r} never "
                              f"reaches the output {self.graph.output_name!r}")
@@ -123,6 +140,20 @@ class _Streamliner:
 
     def fail(self, function, message):
         self._note[id(function)].error = message
+
+    def _recover(self, function):
+        """Go on past a refused function as if it were supported, so that the functions after it
+        are checked for their own sake (the network is not built). A refused matrix layer is
+        stood in for by one without weights; a refused function that keeps the shape where a
+        matrix layer waits for its activation takes the activation's place."""
+        out_shape = ir.nchw_to_shape(self.graph.shapes[function.outputs[0]])
+        if function.type in MATRIX_OPS or function.type in ("Affine", "Convolution"):
+            self._finish(last=False)
+            self.pending = _Pending(function, np.zeros((out_shape.channels, 1), bool), 1, 1, 0, self.shape,
+                                    out_shape, self.type, None, None)
+        elif self.pending is not None and function.type != "BatchNormalization" and out_shape == self.shape:
+            self._finish(last=False)
+        self.shape = out_shape
 
     def _absorb(self, function, layer):
         self._note[id(function)].layer = layer
@@ -144,8 +175,8 @@ class _Streamliner:
 
     def _matrix(self, function):
         if self.pending is not None:
-            raise _Refusal(function, f"follows {self.pending.function.name!r} with no BinaryTanh between them; "
-                                     "hidden layers must end in BinaryTanh")
+            raise _Refusal(function, f"is fed the float activations of {self.pending.function.name!r} (no "
+                                     f"BinaryTanh between them): {NEEDS_BINARIZED}")
         if not (self.type.bipolar or not self.network.matrix_layers):
             raise _Refusal(function, "reads integer data that is not the model input")
         p = function.param
