@@ -189,6 +189,7 @@ class OutputSpec:
     """How the host turns the last layer's stream back into the nnabla output variable."""
     name: str
     nnabla_shape: tuple             # without the batch dimension
+    function: dict | None = None    # Softmax/Sigmoid on the host after the scores: {"type", "axis"}
 
 
 @dataclass(eq=False)

@@ -25,6 +25,7 @@ class Options:
     input_signed: bool = False
     parameter_format: str = ".h5"
     ties: bool = False              # BinaryWeight: batch norms whose step sits on an exact tie
+    output_function: str | None = None   # "softmax" or "sigmoid" after the last layer
 
 
 def build(rng, opts: Options):
@@ -64,6 +65,8 @@ def build(rng, opts: Options):
     h = affine(h, int(rng.integers(2, 11)), with_bias=bool(rng.integers(2)), name="last")
     if rng.integers(3):
         h = PF.batch_normalization(h, batch_stat=False, name="lastbn")
+    if opts.output_function:
+        h = getattr(F, opts.output_function)(h)
     _randomize(rng, opts)
     return x, h
 

@@ -75,3 +75,32 @@ def test_pooled_binarized_input_builds_bit_exact(tmp_path):
     model = _pooled_input_model(tmp_path / "m.nnp")
     assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(tmp_path / "b"),
                      "--verify", "2"]) == 0
+
+
+@pytest.mark.parametrize("function", ["softmax", "sigmoid"])
+@pytest.mark.parametrize("seed", range(4))
+def test_output_function_equals_nnabla_bit_for_bit(tmp_path, seed, function):
+    # Softmax/Sigmoid after the last layer run in the host's float32 epilogue, in nnabla's order
+    # and with the C library's expf that nnabla's std::exp calls.
+    opts = modelgen.Options(conv=bool(seed % 2), input_bits=4, output_function=function)
+    model = tmp_path / "m.nnp"
+    images, expected = modelgen.make(600 + seed, model, opts, count=256)
+    np.save(tmp_path / "x.npy", images)
+    assert cli.main(["run", str(model), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"),
+                     "--input-bits", "4"]) == 0
+    got = np.load(tmp_path / "y.npy")
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))
+
+
+def test_output_functions_on_wide_scores_equal_nnabla():
+    import nnabla as nn
+    import nnabla.functions as F
+    from finngen.codec import output_function
+    rng = np.random.default_rng(0)
+    for shape, axis in (((20000, 10), 1), ((50, 3, 4, 5), 1)):
+        x = (rng.normal(size=shape) * 20).astype(np.float32)
+        for name, spec in (("softmax", {"type": "Softmax", "axis": axis - 1}), ("sigmoid", {"type": "Sigmoid"})):
+            y = getattr(F, name)(nn.Variable.from_numpy_array(x), *((axis,) if name == "softmax" else ()))
+            y.forward()
+            assert np.array_equal(output_function(spec, x).view(np.uint32), y.d.view(np.uint32)), (shape, name)

@@ -19,14 +19,16 @@ from .thresholds import integer_thresholds
 
 MATRIX_OPS = ("BinaryConnectAffine", "BinaryConnectConvolution",
               "BinaryWeightAffine", "BinaryWeightConvolution")
-SUPPORTED = MATRIX_OPS + ("BatchNormalization", "BinaryTanh", "MaxPooling", "Reshape")
+OUTPUT_FUNCTIONS = ("Softmax", "Sigmoid")    # after the last layer, on the host
+SUPPORTED = MATRIX_OPS + ("BatchNormalization", "BinaryTanh", "MaxPooling", "Reshape") + OUTPUT_FUNCTIONS
 # nnabla's continuous activations: a binarized datapath carries none of them between layers.
 CONTINUOUS = ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "CReLU", "GELU", "Mish", "Swish",
               "Tanh", "Sigmoid", "HardSigmoid", "HardTanh", "SoftPlus", "SoftSign", "TanhShrink", "LogSigmoid")
 NEEDS_BINARIZED = "the accelerator needs binarized activations between layers (e.g. F.binary_tanh)"
 SUPPORTED_TEXT = ("supported: " + ", ".join(SUPPORTED) +
                   "; convolutions with square kernels 1 to 7, stride 1 or 2, padding 0 to k//2, "
-                  "group 1, dilation 1; max pooling with kernel == stride and no padding")
+                  "group 1, dilation 1; max pooling with kernel == stride and no padding; Softmax and "
+                  "Sigmoid on the last layer's scores")
 
 
 @dataclass(eq=False)
@@ -99,6 +101,7 @@ class _Streamliner:
         self.shape = self.network.input.stream_shape
         self.type = input_type
         self.pending: _Pending | None = None
+        self.output_function: dict | None = None
         self.notes = [FunctionNote(f) for f in graph.functions]
         self._note = {id(n.function): n for n in self.notes}
 
@@ -114,7 +117,8 @@ class _Streamliner:
                                          f"chain is at {current!r}); finngen supports a single chain of layers")
             self._note[id(function)].checked = True
             try:
-                if function.type in CONTINUOUS and function.type not in SUPPORTED:
+                if function.type in CONTINUOUS and not (function.type in OUTPUT_FUNCTIONS and
+                                                        self._ends_scores(function)):
                     raise _Refusal(function, f"{function.type} is a continuous activation: {NEEDS_BINARIZED}")
                 if function.type not in SUPPORTED:
                     raise _Refusal(function, f"function type {function.type} is not supported ({SUPPORTED_TEXT})")
@@ -136,7 +140,7 @@ class _Streamliner:
         if int(np.prod(out)) != self.shape.size:
             raise ModelError(f"{self.graph.path}: the output {self.graph.output_name!r} is declared with shape "
                              f"{out}, but the network computes {self.shape.size} values")
-        self.network.output = ir.OutputSpec(self.graph.output_name, out)
+        self.network.output = ir.OutputSpec(self.graph.output_name, out, self.output_function)
 
     def fail(self, function, message):
         self._note[id(function)].error = message
@@ -320,6 +324,20 @@ class _Streamliner:
             self.network.layers.append(layer)
             self._absorb(function, layer)
         self.shape = out_shape
+
+    def _ends_scores(self, function):
+        """Whether ``function`` reads the last layer's scores and writes the model's output."""
+        return self.pending is not None and function.outputs[0] == self.graph.output_name
+
+    def _Softmax(self, function):
+        if not self._ends_scores(function):
+            raise _Refusal(function, "Softmax is supported only on the last layer's scores, as the model's output")
+        self.output_function = {"type": "Softmax", "axis": int(function.param.axis) - 1}
+        self.pending.notes.append(function)
+
+    def _Sigmoid(self, function):
+        self.output_function = {"type": "Sigmoid"}
+        self.pending.notes.append(function)
 
     def _Reshape(self, function):
         out = self.graph.shapes[function.outputs[0]]
