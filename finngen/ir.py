@@ -59,6 +59,7 @@ class DataType:
 
 
 BIPOLAR = DataType(1, bipolar=True)
+UNIPOLAR = DataType(1)      # BinarySigmoid's {0, 1}: a 1-bit unsigned integer
 
 
 def signed_bits(lo: int, hi: int) -> int:
@@ -117,6 +118,7 @@ class MatrixLayer:
     # BinaryWeight only: channel -> the integer sum s where the exact pre-activation is 0, so
     # nnabla's float GEMM rounding, not the threshold, decides the bit (see frontend/binary_weight.py)
     ties: dict = field(default_factory=dict)
+    activation: DataType = BIPOLAR        # a hidden layer's output: BIPOLAR (BinaryTanh) or UNIPOLAR (BinarySigmoid)
 
     @property
     def is_conv(self) -> bool:
@@ -149,7 +151,7 @@ class MatrixLayer:
     def out_type(self) -> DataType:
         if self.threshold is None:
             return DataType(self.acc_bits, signed=True)
-        return BIPOLAR
+        return self.activation
 
     @property
     def macs_per_frame(self) -> int:

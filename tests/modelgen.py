@@ -26,11 +26,15 @@ class Options:
     parameter_format: str = ".h5"
     ties: bool = False              # BinaryWeight: batch norms whose step sits on an exact tie
     output_function: str | None = None   # "softmax" or "sigmoid" after the last layer
+    binary_sigmoid: bool = False    # hidden activations are BinarySigmoid ({0, 1}) or BinaryTanh at random
 
 
 def build(rng, opts: Options):
     """Build a random graph in the global parameter scope; return (x, y)."""
     nn.clear_parameters()
+
+    def activation(h):
+        return F.binary_sigmoid(h) if opts.binary_sigmoid and rng.integers(2) else F.binary_tanh(h)
     affine = PF.binary_weight_affine if opts.binary_weight else PF.binary_connect_affine
     conv = PF.binary_weight_convolution if opts.binary_weight else PF.binary_connect_convolution
     if opts.conv:
@@ -54,14 +58,14 @@ def build(rng, opts: Options):
             pool_first = rng.integers(3) == 0 and min(h.shape[2:]) >= 2
             if pool_first:
                 h = F.max_pooling(h, (2, 2))
-            h = F.binary_tanh(h)
+            h = activation(h)
             if not pool_first and rng.integers(2) and min(h.shape[2:]) >= 2:
                 h = F.max_pooling(h, (2, 2))
             n += 1
     for i in range(int(rng.integers(0, 2))):
         h = affine(h, int(rng.choice([5, 9, 13])), name=f"fc{i}")
         h = PF.batch_normalization(h, batch_stat=False, name=f"fcbn{i}")
-        h = F.binary_tanh(h)
+        h = activation(h)
     h = affine(h, int(rng.integers(2, 11)), with_bias=bool(rng.integers(2)), name="last")
     if rng.integers(3):
         h = PF.batch_normalization(h, batch_stat=False, name="lastbn")

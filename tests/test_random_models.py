@@ -13,6 +13,9 @@ CASES = [
       for s in range(8)],
     *[(200 + s, modelgen.Options(conv=bool(s % 2), binarize_input=True)) for s in range(6)],
     *[(400 + s, modelgen.Options(conv=True, binarize_input=True, pool_input=True)) for s in range(4)],
+    # BinarySigmoid: 729, 752, 774 and 776 feed {0, 1} activations into a zero-padded convolution
+    *[(700 + s, modelgen.Options(conv=s % 4 != 3, binary_sigmoid=True, input_bits=1 + s % 8))
+      for s in list(range(12)) + [29, 52, 74, 76]],
 ]
 
 
@@ -104,3 +107,13 @@ def test_output_functions_on_wide_scores_equal_nnabla():
             y = getattr(F, name)(nn.Variable.from_numpy_array(x), *((axis,) if name == "softmax" else ()))
             y.forward()
             assert np.array_equal(output_function(spec, x).view(np.uint32), y.d.view(np.uint32)), (shape, name)
+
+
+@pytest.mark.rtl
+def test_binary_sigmoid_activations_build_bit_exact(tmp_path):
+    # {0, 1} activations into a zero-padded convolution and a max pool, in RTL
+    opts = modelgen.Options(conv=True, binary_sigmoid=True, input_bits=6)
+    model = tmp_path / "m.nnp"
+    modelgen.make(729, model, opts, count=2)
+    assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(tmp_path / "b"),
+                     "--verify", "3", "--input-bits", "6"]) == 0

@@ -59,6 +59,8 @@ REFUSALS = {
                         ["Softmax", "only on the last layer's scores"]),
     "sigmoid_between": (_chain(_bc_fc(4, "a"), _bn("b"), F.sigmoid, _bc_fc(3, "c")),
                         ["Sigmoid", "is a continuous activation"]),
+    "binary_sigmoid_input": (F.binary_sigmoid, ["BinarySigmoid", "only as the activation of a binarized"]),
+    "binary_sigmoid_output": (_chain(_bc_fc(4, "a"), F.binary_sigmoid), ["BinarySigmoid as the model's output"]),
     "log_softmax": (_chain(_bc_fc(4, "a"), F.log_softmax), ["LogSoftmax", "is not supported",
                                                             "supported: BinaryConnectAffine"]),
     "plain_affine": (lambda x: PF.affine(x, 4, name="a"), ["Affine", "is not supported"]),

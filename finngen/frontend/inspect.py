@@ -17,7 +17,7 @@ def describe(graph, input_type) -> str:
         if isinstance(layer, ir.MatrixLayer) and f.name == layer.name:
             fan_in = str(layer.fan_in)
             geometry = f"{layer.kernel}/{layer.stride}/{layer.pad}"
-            bits = f"{layer.in_type}->{'acc' + str(layer.acc_bits) if layer.threshold is None else 'bipolar'}"
+            bits = f"{layer.in_type}->{'acc' + str(layer.acc_bits) if layer.threshold is None else layer.out_type}"
         elif isinstance(layer, ir.PoolLayer) and f.name == layer.name:
             geometry = f"{layer.kernel}/{layer.kernel}/0"
             bits = f"{layer.in_type}->{layer.out_type}"

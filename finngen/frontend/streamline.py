@@ -20,7 +20,8 @@ from .thresholds import integer_thresholds
 MATRIX_OPS = ("BinaryConnectAffine", "BinaryConnectConvolution",
               "BinaryWeightAffine", "BinaryWeightConvolution")
 OUTPUT_FUNCTIONS = ("Softmax", "Sigmoid")    # after the last layer, on the host
-SUPPORTED = MATRIX_OPS + ("BatchNormalization", "BinaryTanh", "MaxPooling", "Reshape") + OUTPUT_FUNCTIONS
+SUPPORTED = (MATRIX_OPS + ("BatchNormalization", "BinaryTanh", "BinarySigmoid", "MaxPooling", "Reshape")
+             + OUTPUT_FUNCTIONS)
 # nnabla's continuous activations: a binarized datapath carries none of them between layers.
 CONTINUOUS = ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "CReLU", "GELU", "Mish", "Swish",
               "Tanh", "Sigmoid", "HardSigmoid", "HardTanh", "SoftPlus", "SoftSign", "TanhShrink", "LogSigmoid")
@@ -181,7 +182,7 @@ class _Streamliner:
         if self.pending is not None:
             raise _Refusal(function, f"is fed the float activations of {self.pending.function.name!r} (no "
                                      f"BinaryTanh between them): {NEEDS_BINARIZED}")
-        if not (self.type.bipolar or not self.network.matrix_layers):
+        if not (self.type in (ir.BIPOLAR, ir.UNIPOLAR) or not self.network.matrix_layers):
             raise _Refusal(function, "reads integer data that is not the model input")
         p = function.param
         if p.base_axis != 1:
@@ -304,6 +305,18 @@ class _Streamliner:
         else:
             raise _Refusal(function, "BinaryTanh on integer data inside the network is not supported")
 
+    def _BinarySigmoid(self, function):
+        # 1 if x > 0 else 0: the comparison of BinaryTanh, so the same thresholds; the bit is
+        # the value, which the next layer reads as a 1-bit unsigned integer (padding 0 is value 0).
+        if self.pending is None:
+            raise _Refusal(function, "BinarySigmoid is supported only as the activation of a binarized affine or "
+                                     "convolution (after its batch norm)")
+        if function.outputs[0] == self.graph.output_name:
+            raise _Refusal(function, "BinarySigmoid as the model's output is not supported (end with the last "
+                                     "layer's scores)")
+        self._finish(last=False, activation=ir.UNIPOLAR)
+        self._absorb(function, self.network.layers[-1])
+
     def _MaxPooling(self, function):
         p = function.param
         kernel, stride, pad = tuple(p.kernel.dim), tuple(p.stride.dim), tuple(p.pad.dim)
@@ -353,7 +366,7 @@ class _Streamliner:
 
     # -- closing a matrix layer ------------------------------------------------------------
 
-    def _finish(self, last):
+    def _finish(self, last, activation=ir.BIPOLAR):
         pending = self.pending
         if pending is None:
             return
@@ -365,7 +378,7 @@ class _Streamliner:
             in_shape=pending.in_shape, out_shape=pending.out_shape,
             kernel=pending.kernel, stride=pending.stride, pad=pending.pad,
             in_type=pending.in_type, weights=pending.weights, epilogue=epilogue,
-            acc_min=int(lo.min()), acc_max=int(hi.max()))
+            acc_min=int(lo.min()), acc_max=int(hi.max()), activation=activation)
         if last:
             if pending.pools:
                 f = pending.pools[0][0]
@@ -380,7 +393,7 @@ class _Streamliner:
             self._absorb(f, layer)
         for f, k, out_shape in pending.pools:
             # BinaryTanh is monotone, so it commutes with max: pool the bits after thresholding.
-            pool = ir.PoolLayer(f.name, self.network.layers[-1].out_shape, out_shape, k, ir.BIPOLAR)
+            pool = ir.PoolLayer(f.name, self.network.layers[-1].out_shape, out_shape, k, layer.out_type)
             self.network.layers.append(pool)
             self._absorb(f, pool)
         self.type = self.network.layers[-1].out_type
