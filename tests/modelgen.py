@@ -27,6 +27,7 @@ class Options:
     ties: bool = False              # BinaryWeight: batch norms whose step sits on an exact tie
     output_function: str | None = None   # "softmax" or "sigmoid" after the last layer
     binary_sigmoid: bool = False    # hidden activations are BinarySigmoid ({0, 1}) or BinaryTanh at random
+    pool_before_bn: bool = False    # conv -> MaxPooling -> BatchNormalization (NNC's order) at random
 
 
 def build(rng, opts: Options):
@@ -54,12 +55,15 @@ def build(rng, opts: Options):
                 k, pad = 1, 0
             h = conv(h, int(rng.choice([3, 5, 7, 8])), (k, k), pad=(pad, pad), stride=(stride, stride),
                      with_bias=bool(rng.integers(2)), name=f"conv{i}")
+            pooled = opts.pool_before_bn and min(h.shape[2:]) >= 2 and rng.integers(2)
+            if pooled:
+                h = F.max_pooling(h, (2, 2))
             h = PF.batch_normalization(h, batch_stat=False, name=f"bn{i}")
-            pool_first = rng.integers(3) == 0 and min(h.shape[2:]) >= 2
+            pool_first = not pooled and rng.integers(3) == 0 and min(h.shape[2:]) >= 2
             if pool_first:
                 h = F.max_pooling(h, (2, 2))
             h = activation(h)
-            if not pool_first and rng.integers(2) and min(h.shape[2:]) >= 2:
+            if not (pool_first or pooled) and rng.integers(2) and min(h.shape[2:]) >= 2:
                 h = F.max_pooling(h, (2, 2))
             n += 1
     for i in range(int(rng.integers(0, 2))):

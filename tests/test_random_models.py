@@ -13,6 +13,9 @@ CASES = [
       for s in range(8)],
     *[(200 + s, modelgen.Options(conv=bool(s % 2), binarize_input=True)) for s in range(6)],
     *[(400 + s, modelgen.Options(conv=True, binarize_input=True, pool_input=True)) for s in range(4)],
+    # MaxPool -> BN -> BinaryTanh next to BN -> MaxPool -> BinaryTanh, gamma of either sign and 0
+    *[(800 + s, modelgen.Options(conv=True, pool_before_bn=True, input_bits=1 + s % 8, input_signed=bool(s % 3)))
+      for s in range(16)],
     # BinarySigmoid: 729, 752, 774 and 776 feed {0, 1} activations into a zero-padded convolution
     *[(700 + s, modelgen.Options(conv=s % 4 != 3, binary_sigmoid=True, input_bits=1 + s % 8))
       for s in list(range(12)) + [29, 52, 74, 76]],
@@ -117,3 +120,13 @@ def test_binary_sigmoid_activations_build_bit_exact(tmp_path):
     modelgen.make(729, model, opts, count=2)
     assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(tmp_path / "b"),
                      "--verify", "3", "--input-bits", "6"]) == 0
+
+
+@pytest.mark.rtl
+def test_pool_before_negative_gamma_builds_bit_exact(tmp_path):
+    # MaxPool -> BN with falling channels, the inversion taken by the next convolution's weights
+    opts = modelgen.Options(conv=True, pool_before_bn=True, input_bits=4)
+    model = tmp_path / "m.nnp"
+    modelgen.make(803, model, opts, count=2)
+    assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(tmp_path / "b"),
+                     "--verify", "3", "--input-bits", "4"]) == 0

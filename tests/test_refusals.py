@@ -33,6 +33,13 @@ def _bn(name, **kw):
     return lambda h: PF.batch_normalization(h, batch_stat=False, name=name, **kw)
 
 
+def _falling_bn(h):
+    # gamma < 0: the channel's output falls as its sum rises
+    h = PF.batch_normalization(h, batch_stat=False, name="fb")
+    nn.get_parameters(grad_only=False)["fb/bn/gamma"].d = -1.0
+    return h
+
+
 def _grouped_conv(x):
     # PF.binary_connect_convolution creates ungrouped weights for group > 1: build it by hand
     w = nn.parameter.get_parameter_or_create("g/W", (4, 1, 3, 3), need_grad=True)
@@ -79,8 +86,17 @@ REFUSALS = {
                                             ignore_border=False), ["ignore_border=False"]),
     "bn_training": (_chain(_bc_fc(4, "a"), lambda h: PF.batch_normalization(h, batch_stat=True, name="b")),
                     ["BatchNormalization", "batch_stat is true"]),
-    "bn_after_pool": (_chain(_conv_model(kernel=(1, 1)), lambda h: F.max_pooling(h, (2, 2)), _bn("b")),
-                      ["BatchNormalization", "after max pooling"]),
+    "pool_on_scores_before_bn": (_chain(_conv_model(kernel=(1, 1)), lambda h: F.max_pooling(h, (2, 2)), _bn("b")),
+                                 ["max pooling of the last layer's scores"]),
+    "falling_pool_then_pool": (_chain(_conv_model(kernel=(1, 1)), lambda h: F.max_pooling(h, (2, 2)), _falling_bn,
+                                      F.binary_tanh, lambda h: F.max_pooling(h, (1, 1)), _bc_fc(3, "f")),
+                               ["MaxPooling", "whose batch norm has negative gamma after its max pooling"]),
+    "falling_pool_sigmoid": (_chain(_conv_model(kernel=(1, 1)), lambda h: F.max_pooling(h, (2, 2)), _falling_bn,
+                                    F.binary_sigmoid, _bc_fc(3, "f")),
+                             ["MaxPooling", "negative gamma is supported only before BinaryTanh"]),
+    "falling_pool_at_end": (_chain(_conv_model(kernel=(1, 1)), lambda h: F.max_pooling(h, (2, 2)), _falling_bn,
+                                   F.binary_tanh),
+                            ["MaxPooling", "needs a matrix layer after it"]),
     "no_tanh_between": (_chain(_bc_fc(4, "a"), _bn("b"), _bc_fc(3, "c")),
                         ["BinaryConnectAffine", "is fed the float activations of", "no BinaryTanh between",
                          "needs binarized activations"]),

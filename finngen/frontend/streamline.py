@@ -56,6 +56,7 @@ class _Pending:
     bias: np.ndarray | None
     bn: BatchNorm | None = None
     pools: list = field(default_factory=list)   # MaxPooling before the BinaryTanh (commutes with it)
+    pools_sums: bool = False                    # the pooling comes before the batch norm: it pools s
     notes: list = field(default_factory=list)
 
 
@@ -103,6 +104,9 @@ class _Streamliner:
         self.type = input_type
         self.pending: _Pending | None = None
         self.output_function: dict | None = None
+        # channels whose bits travel inverted to the next matrix layer, which negates their weights
+        self.inverted: np.ndarray | None = None
+        self.inverted_by = None     # the pooling that made them so
         self.notes = [FunctionNote(f) for f in graph.functions]
         self._note = {id(n.function): n for n in self.notes}
 
@@ -130,6 +134,9 @@ class _Streamliner:
             current = function.outputs[0]
         if any(n.error for n in self.notes):
             return
+        if self.inverted is not None:
+            raise _Refusal(self.inverted_by, "max pooling before a batch norm with negative gamma needs a matrix "
+                                             "layer after it (to take the inversion)")
         if current != self.graph.output_name:
             raise ModelError(f"{self.graph.path}: the chain of functions from {self.graph.input_name!r} never "
                              f"reaches the output {self.graph.output_name!r}")
@@ -208,6 +215,11 @@ class _Streamliner:
             s = self.shape
             columns = w.reshape(s.channels, s.height, s.width, -1).transpose(3, 1, 2, 0).reshape(-1, fan_in)
         weights = self._binarize(function, columns)
+        if self.inverted is not None:
+            # The previous layer sends NOT x on these channels: w * x == (-w) * (NOT x) exactly.
+            flip = np.isin(np.arange(weights.shape[1]) % self.shape.channels, self.inverted)
+            weights = weights ^ flip
+            self.inverted = None
         extra = function.inputs[3:]
         alpha = None
         if binary_weight:
@@ -265,8 +277,6 @@ class _Streamliner:
         pending = self.pending
         if pending is None or pending.bn is not None:
             raise _Refusal(function, "only a batch norm directly after a binarized affine or convolution is supported")
-        if pending.pools:
-            raise _Refusal(function, "a batch norm after max pooling is not supported; pool after BinaryTanh")
         if p is not None and p.batch_stat:
             raise _Refusal(function, "batch_stat is true (training mode); save the inference graph "
                                      "(batch_stat=False)")
@@ -329,8 +339,12 @@ class _Streamliner:
             raise _Refusal(function, "its input is not an image (C, H, W)")
         k = kernel[0]
         out_shape = ir.Shape(self.shape.height // k, self.shape.width // k, self.shape.channels)
+        if self.inverted is not None:
+            raise _Refusal(function, f"max pooling after {self.inverted_by.name!r}, whose batch norm has negative "
+                                     "gamma after its max pooling, is not supported")
         if self.pending is not None:
             self.pending.pools.append((function, k, out_shape))
+            self.pending.pools_sums |= self.pending.bn is None
             self.pending.notes.append(function)
         else:
             layer = ir.PoolLayer(function.name, self.shape, out_shape, k, self.type)
@@ -366,6 +380,19 @@ class _Streamliner:
 
     # -- closing a matrix layer ------------------------------------------------------------
 
+    def _pool_falling_channels(self, layer, pending, falling):
+        """MaxPool -> BN -> activation: where the output falls with s (negative gamma),
+        sign(BN(max s)) = min of the pixels' bits = NOT(OR of the inverted bits).
+        The hardware pools with OR, so these channels send their inverted comparison and the
+        next matrix layer takes the final inversion into its weights."""
+        pool = pending.pools[0][0]
+        if layer.activation != ir.BIPOLAR:
+            raise _Refusal(pool, "max pooling before a batch norm with negative gamma is supported only before "
+                                 "BinaryTanh (BinarySigmoid's {0, 1} cannot be inverted by negating weights)")
+        self.inverted = np.flatnonzero(falling)
+        self.inverted_by = pool
+        layer.invert = layer.invert & ~falling
+
     def _finish(self, last, activation=ir.BIPOLAR):
         pending = self.pending
         if pending is None:
@@ -385,6 +412,9 @@ class _Streamliner:
                 raise _Refusal(f, "max pooling of the last layer's scores is not supported")
         else:
             layer.threshold, layer.invert = integer_thresholds(epilogue, lo, hi)
+            falling = layer.invert & (layer.threshold <= hi)    # constant channels pool as they are
+            if pending.pools_sums and falling.any():
+                self._pool_falling_channels(layer, pending, falling)
             if pending.alpha is not None:
                 parity = layer.fan_in % 2 if pending.in_type.bipolar and not pending.pad else None
                 layer.ties = tie_sums(epilogue, lo, hi, parity)
