@@ -230,6 +230,7 @@ def _verify(args):
 
     from . import build, golden, host
     from .frontend.binary_weight import tie_line
+    from .frontend.exactness import rounding_line
     directory = Path(args.build)
     network = _built_network(directory)
     if args.frames < 2:
@@ -245,9 +246,9 @@ def _verify(args):
     measured = result.cycles_per_frame
     print(f"RTL == golden model: {'yes' if rtl_golden else 'NO'} ({args.frames} frames)")
     print(f"RTL == nnabla (float32, bit for bit): {'yes' if rtl_nnabla else 'NO'}")
-    ties = tie_line(network, stream, scores, nnabla)
-    if ties:
-        print(ties)
+    for line in (rounding_line(network, scores, nnabla), tie_line(network, stream, scores, nnabla)):
+        if line:
+            print(line)
     print(f"cycles per frame: {measured:,.0f} measured, {predicted:,} predicted "
           f"({(measured - predicted) / predicted:+.2%})")
     if not (rtl_golden and rtl_nnabla):

@@ -180,6 +180,7 @@ class InputSpec:
     nnabla_shape: tuple             # without the batch dimension, e.g. (1, 8, 8)
     stream_type: DataType           # what enters the accelerator
     binarize: bool = False          # BinaryTanh on the input is computed on the host
+    scale: float | None = None      # MulScalar on the input, folded into the first matrix layer (float32)
 
     @property
     def stream_shape(self) -> Shape:

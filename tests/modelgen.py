@@ -28,6 +28,7 @@ class Options:
     output_function: str | None = None   # "softmax" or "sigmoid" after the last layer
     binary_sigmoid: bool = False    # hidden activations are BinarySigmoid ({0, 1}) or BinaryTanh at random
     pool_before_bn: bool = False    # conv -> MaxPooling -> BatchNormalization (NNC's order) at random
+    input_scale: float | None = None    # x * input_scale (MulScalar) before the first layer, e.g. 1 / 255
 
 
 def build(rng, opts: Options):
@@ -43,7 +44,8 @@ def build(rng, opts: Options):
     else:
         shape = (int(rng.integers(5, 40)),)
     x = nn.Variable((1,) + shape)
-    h = F.max_pooling(x, (2, 2)) if opts.pool_input else x
+    h = x * opts.input_scale if opts.input_scale is not None else x
+    h = F.max_pooling(h, (2, 2)) if opts.pool_input else h
     h = F.binary_tanh(h) if opts.binarize_input else h
     n = 0
     if opts.conv:

@@ -3,7 +3,10 @@ import numpy as np
 import pytest
 
 import modelgen
-from finngen import cli
+from finngen import cli, host
+from finngen.frontend import nnp
+from finngen.frontend.streamline import streamline
+from finngen.ir import DataType
 
 CASES = [
     # seed, options
@@ -42,10 +45,6 @@ def test_binary_weight_within_float32_rounding(tmp_path, seed):
     opts = modelgen.Options(conv=bool(seed % 2), binary_weight=True, input_bits=4)
     model = tmp_path / "m.nnp"
     images, expected = modelgen.make(300 + seed, model, opts)
-    from finngen import host
-    from finngen.frontend import nnp
-    from finngen.ir import DataType
-    from finngen.frontend.streamline import streamline
     got = host.run_golden(streamline(nnp.read(model), DataType(4)), images)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
     assert np.array_equal(got.argmax(axis=1), expected.argmax(axis=1))
@@ -130,3 +129,49 @@ def test_pool_before_negative_gamma_builds_bit_exact(tmp_path):
     modelgen.make(803, model, opts, count=2)
     assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(tmp_path / "b"),
                      "--verify", "3", "--input-bits", "4"]) == 0
+
+
+SCALES = [1 / 255, 0.1, 3.0, -0.5]
+
+
+@pytest.mark.parametrize("seed", range(900, 916))
+def test_input_scaling_within_float32_rounding(tmp_path, seed):
+    # MulScalar (image / 255) on the input, folded into the first layer: nnabla sums the scaled
+    # floats, finngen scales the exact sum; hidden bits agree unless a sum lands within rounding
+    # of its step (never in these seeds), scores are within float32 rounding.
+    opts = modelgen.Options(conv=seed % 3 != 2, input_scale=SCALES[seed % 4], binary_weight=seed % 5 == 4)
+    model = tmp_path / "m.nnp"
+    images, expected = modelgen.make(seed, model, opts, count=256)
+    network = streamline(nnp.read(model), DataType(8))
+    assert network.input.scale == pytest.approx(SCALES[seed % 4], rel=1e-7)
+    got = host.run_golden(network, images)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    assert np.array_equal(got.argmax(axis=1), expected.argmax(axis=1))
+
+
+def test_input_scaling_is_counted_not_bit_exact(tmp_path):
+    # One affine layer on 28x28 uint8 images / 255: the scores are nnabla's float GEMM of
+    # non-integer floats, so only some are bit for bit equal; the verify line counts them.
+    import nnabla as nn
+    import nnabla.parametric_functions as PF
+    from nnp_files import forward_saved
+    from nnp_io import save_nnp
+    from finngen.frontend.exactness import rounding_line
+    rng = np.random.default_rng(1)
+    nn.clear_parameters()
+    x = nn.Variable((1, 1, 28, 28))
+    y = PF.binary_connect_affine(x / 255, 10, name="fc")
+    for p in nn.get_parameters(grad_only=False).values():
+        p.d = rng.normal(size=p.shape)
+    model = save_nnp(tmp_path / "m.nnp", "m", x, y)
+    images = rng.integers(0, 256, size=(256, 1, 28, 28)).astype(np.float32)
+    expected = forward_saved(model, "m", images)
+    network = streamline(nnp.read(model), DataType(8))
+    got = host.run_golden(network, images)
+    equal = int(np.count_nonzero(got.view(np.uint32) == expected.view(np.uint32)))
+    assert 0 < equal < got.size
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    assert rounding_line(network, got, expected) == (
+        "exactness: within float32 rounding: the input is scaled by 0.00392157 (MulScalar) before "
+        f"'@m/BinaryConnectAffine'; {equal} of 2560 outputs bit for bit equal to nnabla, argmax equal in 256 of "
+        "256 frames")

@@ -1,6 +1,7 @@
 """``finngen inspect``: the layers of a model as finngen understands them."""
 from .. import ir
 from .binary_weight import tie_warnings
+from .exactness import exactness
 from .streamline import analyse
 
 
@@ -44,7 +45,7 @@ def _summary(network: ir.Network) -> str:
     macs = sum(m.macs_per_frame for m in matrices)
     return (f"accelerator input: {spec.stream_type} ({source}), {len(matrices)} matrix layers, "
             f"{len(network.layers) - len(matrices)} pooling layers, {macs:,} binary MACs per frame; "
-            f"supported: yes")
+            f"supported: yes; against nnabla: {exactness(network)}")
 
 
 def _shape(graph, name):

@@ -20,7 +20,7 @@ from .thresholds import integer_thresholds
 MATRIX_OPS = ("BinaryConnectAffine", "BinaryConnectConvolution",
               "BinaryWeightAffine", "BinaryWeightConvolution")
 OUTPUT_FUNCTIONS = ("Softmax", "Sigmoid")    # after the last layer, on the host
-SUPPORTED = (MATRIX_OPS + ("BatchNormalization", "BinaryTanh", "BinarySigmoid", "MaxPooling", "Reshape")
+SUPPORTED = (MATRIX_OPS + ("MulScalar", "BatchNormalization", "BinaryTanh", "BinarySigmoid", "MaxPooling", "Reshape")
              + OUTPUT_FUNCTIONS)
 # nnabla's continuous activations: a binarized datapath carries none of them between layers.
 CONTINUOUS = ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "CReLU", "GELU", "Mish", "Swish",
@@ -28,7 +28,8 @@ CONTINUOUS = ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "CRe
 NEEDS_BINARIZED = "the accelerator needs binarized activations between layers (e.g. F.binary_tanh)"
 SUPPORTED_TEXT = ("supported: " + ", ".join(SUPPORTED) +
                   "; convolutions with square kernels 1 to 7, stride 1 or 2, padding 0 to k//2, "
-                  "group 1, dilation 1; max pooling with kernel == stride and no padding; Softmax and "
+                  "group 1, dilation 1; max pooling with kernel == stride and no padding; MulScalar on the "
+                  "input (image / 255); Softmax and "
                   "Sigmoid on the last layer's scores")
 
 
@@ -107,6 +108,7 @@ class _Streamliner:
         # channels whose bits travel inverted to the next matrix layer, which negates their weights
         self.inverted: np.ndarray | None = None
         self.inverted_by = None     # the pooling that made them so
+        self.input_scale = None     # MulScalar on the input, waiting for the first matrix layer
         self.notes = [FunctionNote(f) for f in graph.functions]
         self._note = {id(n.function): n for n in self.notes}
 
@@ -229,6 +231,13 @@ class _Streamliner:
             alpha = nnabla_alpha(rows)
             extra = extra[1:]
         bias = self._param(function, extra[0], (out_shape.channels,)).reshape(-1) if extra else None
+        if self.input_scale is not None:
+            # nnabla sums the scaled floats x * c; finngen scales the exact integer sum instead,
+            # so this layer's values are within float32 rounding of nnabla's (InputSpec.scale).
+            c = self.input_scale
+            alpha = np.full(out_shape.channels, c, np.float32) if alpha is None else alpha * c
+            self.network.input.scale = float(c)
+            self.input_scale = None
         # A fully connected layer reads the stream as one pixel whose channels are all values.
         in_shape = self.shape if conv else ir.Shape(1, 1, self.shape.size)
         self.pending = _Pending(function, weights, kernel, stride, pad, in_shape, out_shape, self.type,
@@ -303,6 +312,10 @@ class _Streamliner:
         elif self.type.bipolar:
             self._absorb(function, self.network.layers[-1] if self.network.layers else None)
         elif all(isinstance(layer, ir.PoolLayer) for layer in self.network.layers):
+            if self.input_scale is not None and not self.input_scale > 0:
+                raise _Refusal(function, f"BinaryTanh of the input scaled by {self.input_scale} is not supported "
+                                         "(a positive scale does not change the sign)")
+            self.input_scale = None
             # The host binarizes the input; nothing before this changes a value's sign. Max
             # pooling commutes with the monotone BinaryTanh (sign(max x) = max sign x, exactly),
             # so pooling the input first is pooling its bits.
@@ -314,6 +327,19 @@ class _Streamliner:
             self._absorb(function, self.network.layers[-1] if self.network.layers else None)
         else:
             raise _Refusal(function, "BinaryTanh on integer data inside the network is not supported")
+
+    def _MulScalar(self, function):
+        # nnabla records image / 255 as MulScalar(1/255) and computes x * float32(val).
+        if self.network.matrix_layers or self.pending is not None or self.type != self.network.input.stream_type:
+            raise _Refusal(function, "MulScalar is supported only between the model input and the first matrix "
+                                     "layer (input scaling, e.g. image / 255)")
+        val = np.float32(function.param.val)
+        if self.network.layers and not val > 0:
+            raise _Refusal(function, f"MulScalar by {val} after max pooling is not supported (only a positive scale "
+                                     "commutes with the maximum)")
+        if not np.isfinite(val):
+            raise _Refusal(function, f"MulScalar by {val} is not a finite scale")
+        self.input_scale = val if self.input_scale is None else np.float32(self.input_scale * val)
 
     def _BinarySigmoid(self, function):
         # 1 if x > 0 else 0: the comparison of BinaryTanh, so the same thresholds; the bit is
@@ -342,6 +368,9 @@ class _Streamliner:
         if self.inverted is not None:
             raise _Refusal(function, f"max pooling after {self.inverted_by.name!r}, whose batch norm has negative "
                                      "gamma after its max pooling, is not supported")
+        if self.input_scale is not None and not self.input_scale > 0:
+            raise _Refusal(function, f"max pooling of the input scaled by {self.input_scale} is not supported (only a "
+                                     "positive scale commutes with the maximum)")
         if self.pending is not None:
             self.pending.pools.append((function, k, out_shape))
             self.pending.pools_sums |= self.pending.bn is None
