@@ -29,6 +29,7 @@ class Options:
     binary_sigmoid: bool = False    # hidden activations are BinarySigmoid ({0, 1}) or BinaryTanh at random
     pool_before_bn: bool = False    # conv -> MaxPooling -> BatchNormalization (NNC's order) at random
     input_scale: float | None = None    # x * input_scale (MulScalar) before the first layer, e.g. 1 / 255
+    wide_pad: bool = False          # convolution padding up to k - 1 instead of k // 2
 
 
 def build(rng, opts: Options):
@@ -51,7 +52,7 @@ def build(rng, opts: Options):
     if opts.conv:
         for i in range(int(rng.integers(1, 3))):
             k = int(rng.choice([1, 2, 3, 5]))
-            pad = int(rng.integers(0, k // 2 + 1))
+            pad = int(rng.integers(0, (k if opts.wide_pad else k // 2 + 1)))
             stride = int(rng.choice([1, 2]))
             if min(h.shape[2:]) + 2 * pad < k:
                 k, pad = 1, 0

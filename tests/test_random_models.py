@@ -19,6 +19,8 @@ CASES = [
     # MaxPool -> BN -> BinaryTanh next to BN -> MaxPool -> BinaryTanh, gamma of either sign and 0
     *[(800 + s, modelgen.Options(conv=True, pool_before_bn=True, input_bits=1 + s % 8, input_signed=bool(s % 3)))
       for s in range(16)],
+    # convolution padding up to k - 1 (beyond k // 2)
+    *[(1000 + s, modelgen.Options(conv=True, wide_pad=True, input_bits=1 + s % 8)) for s in range(8)],
     # BinarySigmoid: 729, 752, 774 and 776 feed {0, 1} activations into a zero-padded convolution
     *[(700 + s, modelgen.Options(conv=s % 4 != 3, binary_sigmoid=True, input_bits=1 + s % 8))
       for s in list(range(12)) + [29, 52, 74, 76]],
@@ -175,3 +177,12 @@ def test_input_scaling_is_counted_not_bit_exact(tmp_path):
         "exactness: within float32 rounding: the input is scaled by 0.00392157 (MulScalar) before "
         f"'@m/BinaryConnectAffine'; {equal} of 2560 outputs bit for bit equal to nnabla, argmax equal in 256 of "
         "256 frames")
+
+
+@pytest.mark.rtl
+def test_wide_padding_builds_bit_exact(tmp_path):
+    # a 5x5 convolution padded by 4 (k - 1) after a 3x3 one padded by 1
+    model = tmp_path / "m.nnp"
+    modelgen.make(1007, model, modelgen.Options(conv=True, wide_pad=True, input_bits=8), count=2)
+    assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(tmp_path / "b"),
+                     "--verify", "3"]) == 0
