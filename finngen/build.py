@@ -19,8 +19,9 @@ from .board import boards, driver, vivado
 from . import codec, ir, report
 from .compile import folding, pipeline
 from .frontend import nnp
-from .errors import DoesNotFitError, MismatchError, UsageError
+from .errors import DoesNotFitError, MismatchError, ModelError, UsageError
 from .frontend.binary_weight import tie_warnings
+from .frontend.exactness import golden_only
 from .frontend.streamline import streamline
 
 RTL_NAME = "finngen_accelerator"
@@ -89,6 +90,8 @@ def build(opts: Options) -> Path:
     network = streamline(nnp.read(opts.model), opts.input_type)
     for line in tie_warnings(network):
         print(f"finngen: {line}", file=sys.stderr)
+    if golden_only(network):
+        raise ModelError(f"{opts.model}: {golden_only(network)[0][6:]}", fix="use 'finngen run' for now")
 
     progress.step("choosing the folding" if opts.folding is None else f"reading the folding {opts.folding}")
 

@@ -174,6 +174,33 @@ class PoolLayer:
 
 
 @dataclass(eq=False)
+class SumPoolLayer:
+    """nnabla's AveragePooling (kernel == stride, no padding, ``ignore_border``) as the integer
+    sum ``S`` of each window; the division by ``kernel**2`` is folded into what follows.
+
+    Hidden ``BN -> AveragePooling -> BinaryTanh`` (the input is a matrix layer's sums ``s``):
+    outputs the bits ``(S >= threshold) != invert`` of type :attr:`activation`. Average pooling
+    of binarized activations (threshold None): outputs ``S`` itself, a small signed integer that
+    the next matrix layer takes as its integer input. No hardware stage implements it yet.
+    """
+    name: str
+    in_shape: Shape
+    out_shape: Shape
+    kernel: int
+    in_type: DataType
+    threshold: np.ndarray | None = None   # int64 (channels,)
+    invert: np.ndarray | None = None      # bool (channels,)
+    activation: DataType = BIPOLAR
+
+    @property
+    def out_type(self) -> DataType:
+        if self.threshold is not None:
+            return self.activation
+        n = self.kernel * self.kernel
+        return DataType(signed_bits(n * self.in_type.min, n * self.in_type.max), signed=True)
+
+
+@dataclass(eq=False)
 class InputSpec:
     """How the host turns the nnabla input variable into the accelerator's input stream."""
     name: str                       # nnabla variable name

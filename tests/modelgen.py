@@ -30,6 +30,7 @@ class Options:
     pool_before_bn: bool = False    # conv -> MaxPooling -> BatchNormalization (NNC's order) at random
     input_scale: float | None = None    # x * input_scale (MulScalar) before the first layer, e.g. 1 / 255
     wide_pad: bool = False          # convolution padding up to k - 1 instead of k // 2
+    average: bool = False           # AveragePooling before the activation or of the activations, at random
 
 
 def build(rng, opts: Options):
@@ -58,15 +59,22 @@ def build(rng, opts: Options):
                 k, pad = 1, 0
             h = conv(h, int(rng.choice([3, 5, 7, 8])), (k, k), pad=(pad, pad), stride=(stride, stride),
                      with_bias=bool(rng.integers(2)), name=f"conv{i}")
+            averaged = opts.average and min(h.shape[2:]) >= 2 and int(rng.integers(4))
+            if averaged == 1:
+                h = F.average_pooling(h, (2, 2))
             pooled = opts.pool_before_bn and min(h.shape[2:]) >= 2 and rng.integers(2)
             if pooled:
                 h = F.max_pooling(h, (2, 2))
             h = PF.batch_normalization(h, batch_stat=False, name=f"bn{i}")
-            pool_first = not pooled and rng.integers(3) == 0 and min(h.shape[2:]) >= 2
+            if averaged == 2:
+                h = F.average_pooling(h, (2, 2))
+            pool_first = not (pooled or averaged) and rng.integers(3) == 0 and min(h.shape[2:]) >= 2
             if pool_first:
                 h = F.max_pooling(h, (2, 2))
             h = activation(h)
-            if not (pool_first or pooled) and rng.integers(2) and min(h.shape[2:]) >= 2:
+            if averaged == 3:   # of the activations: global when the map is square
+                h = F.average_pooling(h, h.shape[2:] if h.shape[2] == h.shape[3] else (2, 2))
+            elif not (pool_first or pooled or averaged) and rng.integers(2) and min(h.shape[2:]) >= 2:
                 h = F.max_pooling(h, (2, 2))
             n += 1
     for i in range(int(rng.integers(0, 2))):
@@ -99,7 +107,8 @@ def _randomize(rng, opts):
             m = rng.normal(scale=2.0, size=shape)
             # Exact ties (integer mean, zero bias and beta) are reproducible only for BinaryConnect:
             # BinaryWeight's float GEMM leaves rounding noise where the integer sum is exact.
-            ties = rng.random(shape) < (0.0 if opts.binary_weight else 0.4)
+            # (and averaging, where nnabla's float mean of batch-norm outputs decides a tie)
+            ties = rng.random(shape) < (0.0 if opts.binary_weight or opts.average else 0.4)
             m = np.where(ties, np.round(m), m)
             if opts.ties:
                 # mean == bias == 0 with beta == 0: a zero sum sits on the step

@@ -4,6 +4,7 @@ import pytest
 
 import modelgen
 from finngen import cli, host
+from finngen.errors import ModelError
 from finngen.frontend import nnp
 from finngen.frontend.streamline import streamline
 from finngen.ir import DataType
@@ -21,6 +22,9 @@ CASES = [
       for s in range(16)],
     # convolution padding up to k - 1 (beyond k // 2)
     *[(1000 + s, modelgen.Options(conv=True, wide_pad=True, input_bits=1 + s % 8)) for s in range(8)],
+    # AveragePooling: BN -> Avg -> activation, Avg -> BN -> activation, Avg of the activations
+    *[(1100 + s, modelgen.Options(conv=True, average=True, input_bits=1 + s % 8, binary_sigmoid=s % 3 == 0))
+      for s in range(24)],
     # BinarySigmoid: 729, 752, 774 and 776 feed {0, 1} activations into a zero-padded convolution
     *[(700 + s, modelgen.Options(conv=s % 4 != 3, binary_sigmoid=True, input_bits=1 + s % 8))
       for s in list(range(12)) + [29, 52, 74, 76]],
@@ -186,3 +190,42 @@ def test_wide_padding_builds_bit_exact(tmp_path):
     modelgen.make(1007, model, modelgen.Options(conv=True, wide_pad=True, input_bits=8), count=2)
     assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(tmp_path / "b"),
                      "--verify", "3"]) == 0
+
+
+@pytest.mark.parametrize("size,function", [(4, "global_average_pooling"), (3, "global_average_pooling"),
+                                           (6, "average_pooling")])
+def test_global_average_pooling_before_the_classifier(tmp_path, size, function):
+    # The window sum of +-1 activations is the classifier's integer input, scaled by 1/k**2:
+    # exact for 4x4 (1/16), within float32 rounding for 3x3 and 6x6 (nnabla rounds x/9, x/36).
+    import nnabla as nn
+    import nnabla.functions as F
+    import nnabla.parametric_functions as PF
+    from nnp_files import forward_saved
+    from nnp_io import save_nnp
+    from finngen.frontend.exactness import rounding_reasons
+    rng = np.random.default_rng(size)
+    nn.clear_parameters()
+    x = nn.Variable((1, 2, size, size))
+    h = PF.binary_connect_convolution(x, 8, (3, 3), pad=(1, 1), name="c")
+    h = F.binary_tanh(PF.batch_normalization(h, batch_stat=False, name="b"))
+    h = F.global_average_pooling(h) if function == "global_average_pooling" else F.average_pooling(h, (size, size))
+    y = PF.batch_normalization(PF.binary_connect_affine(h, 10, name="fc"), batch_stat=False, name="fb")
+    for name, p in nn.get_parameters(grad_only=False).items():
+        v = rng.normal(size=p.shape)
+        p.d = np.abs(v) if name.endswith("var") else v
+    model = save_nnp(tmp_path / "m.nnp", "m", x, y)
+    images = rng.integers(0, 256, size=(256, 2, size, size)).astype(np.float32)
+    expected = forward_saved(model, "m", images)
+    network = streamline(nnp.read(model), DataType(8))
+    got = host.run_golden(network, images)
+    if size == 4:
+        assert not rounding_reasons(network)
+        assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))
+    else:
+        assert rounding_reasons(network) == [f"'@m/{function.title().replace('_', '')}' divides by {size * size}, "
+                                             "inexact in float32"]
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
+        assert np.array_equal(got.argmax(axis=1), expected.argmax(axis=1))
+    assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out",
+                     str(tmp_path / "b")]) == ModelError.exit_code
+    assert not (tmp_path / "b").exists()

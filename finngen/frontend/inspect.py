@@ -1,7 +1,7 @@
 """``finngen inspect``: the layers of a model as finngen understands them."""
 from .. import ir
 from .binary_weight import tie_warnings
-from .exactness import exactness
+from .exactness import exactness, golden_only
 from .streamline import analyse
 
 
@@ -19,7 +19,7 @@ def describe(graph, input_type) -> str:
             fan_in = str(layer.fan_in)
             geometry = f"{layer.kernel}/{layer.stride}/{layer.pad}"
             bits = f"{layer.in_type}->{'acc' + str(layer.acc_bits) if layer.threshold is None else layer.out_type}"
-        elif isinstance(layer, ir.PoolLayer) and f.name == layer.name:
+        elif isinstance(layer, (ir.PoolLayer, ir.SumPoolLayer)) and f.name == layer.name:
             geometry = f"{layer.kernel}/{layer.kernel}/0"
             bits = f"{layer.in_type}->{layer.out_type}"
         if note.error:
@@ -34,7 +34,7 @@ def describe(graph, input_type) -> str:
              ""]
     lines += _table(rows)
     if network is not None:
-        lines += ["", _summary(network)] + tie_warnings(network)
+        lines += ["", _summary(network)] + tie_warnings(network) + golden_only(network)
     return "\n".join(lines)
 
 

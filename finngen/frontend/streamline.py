@@ -20,15 +20,16 @@ from .thresholds import integer_thresholds
 MATRIX_OPS = ("BinaryConnectAffine", "BinaryConnectConvolution",
               "BinaryWeightAffine", "BinaryWeightConvolution")
 OUTPUT_FUNCTIONS = ("Softmax", "Sigmoid")    # after the last layer, on the host
-SUPPORTED = (MATRIX_OPS + ("MulScalar", "BatchNormalization", "BinaryTanh", "BinarySigmoid", "MaxPooling", "Reshape")
-             + OUTPUT_FUNCTIONS)
+SUPPORTED = (MATRIX_OPS + ("MulScalar", "BatchNormalization", "BinaryTanh", "BinarySigmoid", "MaxPooling",
+                           "AveragePooling", "GlobalAveragePooling", "Reshape") + OUTPUT_FUNCTIONS)
 # nnabla's continuous activations: a binarized datapath carries none of them between layers.
 CONTINUOUS = ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "CReLU", "GELU", "Mish", "Swish",
               "Tanh", "Sigmoid", "HardSigmoid", "HardTanh", "SoftPlus", "SoftSign", "TanhShrink", "LogSigmoid")
 NEEDS_BINARIZED = "the accelerator needs binarized activations between layers (e.g. F.binary_tanh)"
 SUPPORTED_TEXT = ("supported: " + ", ".join(SUPPORTED) +
                   "; convolutions with square kernels 1 to 7, stride 1 or 2, padding 0 to k-1, "
-                  "group 1, dilation 1; max pooling with kernel == stride and no padding; MulScalar on the "
+                  "group 1, dilation 1; max and average pooling with kernel == stride and no padding; "
+                  "MulScalar on the "
                   "input (image / 255); Softmax and "
                   "Sigmoid on the last layer's scores")
 
@@ -58,6 +59,7 @@ class _Pending:
     bn: BatchNorm | None = None
     pools: list = field(default_factory=list)   # MaxPooling before the BinaryTanh (commutes with it)
     pools_sums: bool = False                    # the pooling comes before the batch norm: it pools s
+    average: tuple | None = None                # (function, k, out_shape): AveragePooling before the activation
     notes: list = field(default_factory=list)
 
 
@@ -109,6 +111,7 @@ class _Streamliner:
         self.inverted: np.ndarray | None = None
         self.inverted_by = None     # the pooling that made them so
         self.input_scale = None     # MulScalar on the input, waiting for the first matrix layer
+        self.pool_scale = None      # 1 / k**2 of an average pooling, waiting for the next matrix layer
         self.notes = [FunctionNote(f) for f in graph.functions]
         self._note = {id(n.function): n for n in self.notes}
 
@@ -191,7 +194,8 @@ class _Streamliner:
         if self.pending is not None:
             raise _Refusal(function, f"is fed the float activations of {self.pending.function.name!r} (no "
                                      f"BinaryTanh between them): {NEEDS_BINARIZED}")
-        if not (self.type in (ir.BIPOLAR, ir.UNIPOLAR) or not self.network.matrix_layers):
+        window_sums = self.pool_scale is not None
+        if not (self.type in (ir.BIPOLAR, ir.UNIPOLAR) or not self.network.matrix_layers or window_sums):
             raise _Refusal(function, "reads integer data that is not the model input")
         p = function.param
         if p.base_axis != 1:
@@ -231,13 +235,15 @@ class _Streamliner:
             alpha = nnabla_alpha(rows)
             extra = extra[1:]
         bias = self._param(function, extra[0], (out_shape.channels,)).reshape(-1) if extra else None
-        if self.input_scale is not None:
+        if self.input_scale is not None or window_sums:
             # nnabla sums the scaled floats x * c; finngen scales the exact integer sum instead,
-            # so this layer's values are within float32 rounding of nnabla's (InputSpec.scale).
-            c = self.input_scale
+            # so this layer's values are within float32 rounding of nnabla's (InputSpec.scale),
+            # and exact for an average over 4 or 16 values (1/4, 1/16 and their sums are exact).
+            c = self.pool_scale if window_sums else self.input_scale
             alpha = np.full(out_shape.channels, c, np.float32) if alpha is None else alpha * c
-            self.network.input.scale = float(c)
-            self.input_scale = None
+            if not window_sums:
+                self.network.input.scale = float(c)
+            self.input_scale = self.pool_scale = None
         # A fully connected layer reads the stream as one pixel whose channels are all values.
         in_shape = self.shape if conv else ir.Shape(1, 1, self.shape.size)
         self.pending = _Pending(function, weights, kernel, stride, pad, in_shape, out_shape, self.type,
@@ -373,6 +379,8 @@ class _Streamliner:
         if self.input_scale is not None and not self.input_scale > 0:
             raise _Refusal(function, f"max pooling of the input scaled by {self.input_scale} is not supported (only a "
                                      "positive scale commutes with the maximum)")
+        if self.pending is not None and self.pending.average is not None:
+            raise _Refusal(function, "max pooling after average pooling is not supported")
         if self.pending is not None:
             self.pending.pools.append((function, k, out_shape))
             self.pending.pools_sums |= self.pending.bn is None
@@ -397,6 +405,44 @@ class _Streamliner:
         self.output_function = {"type": "Sigmoid"}
         self.pending.notes.append(function)
 
+    def _AveragePooling(self, function):
+        p = function.param
+        kernel, stride, pad = tuple(p.kernel.dim), tuple(p.stride.dim), tuple(p.pad.dim)
+        if len(kernel) != 2 or len(set(kernel)) != 1 or kernel != stride:
+            raise _Refusal(function, f"kernel {kernel} with stride {stride} is not supported "
+                                     "(square kernel equal to the stride)")
+        if any(pad) or not p.ignore_border or p.channel_last:
+            raise _Refusal(function, "padding, ignore_border=False and channel_last are not supported")
+        self._average(function, kernel[0])
+
+    def _GlobalAveragePooling(self, function):
+        if self.shape.height != self.shape.width:
+            raise _Refusal(function, f"global average pooling of the non-square map {self.shape} is not supported")
+        self._average(function, self.shape.height)
+
+    def _average(self, function, k):
+        """nnabla divides each window's float sum by k * k: a threshold on the integer window sum
+        before an activation, or the integer sum itself as the next layer's input."""
+        if len(self.graph.shapes[function.inputs[0]]) != 3:
+            raise _Refusal(function, "its input is not an image (C, H, W)")
+        out_shape = ir.Shape(self.shape.height // k, self.shape.width // k, self.shape.channels)
+        if self.pending is not None:
+            if self.pending.pools or self.pending.average is not None:
+                raise _Refusal(function, "average pooling together with another pooling before the activation is "
+                                         "not supported")
+            self.pending.average = (function, k, out_shape)
+            self.pending.notes.append(function)
+        elif self.type in (ir.BIPOLAR, ir.UNIPOLAR):
+            layer = ir.SumPoolLayer(function.name, self.shape, out_shape, k, self.type)
+            self.network.layers.append(layer)
+            self._absorb(function, layer)
+            self.type = layer.out_type
+            self.pool_scale = np.float32(1) / np.float32(k * k)
+        else:
+            raise _Refusal(function, "average pooling is supported after a binarized layer (before its activation) "
+                                     "or of binarized activations")
+        self.shape = out_shape
+
     def _Reshape(self, function):
         out = self.graph.shapes[function.outputs[0]]
         if int(np.prod(out)) != self.shape.size:
@@ -410,6 +456,20 @@ class _Streamliner:
             self._absorb(function, layer)
 
     # -- closing a matrix layer ------------------------------------------------------------
+
+    def _average_threshold(self, layer, epilogue, lo, hi, pending, activation):
+        """BN -> AveragePooling -> activation: BN is affine per channel, so the mean of its
+        outputs is BN of the mean sum S / k**2 (exactly in reals; nnabla rounds each BN output
+        and the mean in float32, so near the step this is within rounding)."""
+        f, k, out_shape = pending.average
+        n = k * k
+        pool = ir.SumPoolLayer(f.name, layer.out_shape, out_shape, k, layer.out_type, activation=activation)
+        pool.threshold, pool.invert = integer_thresholds(lambda total: epilogue(np.asarray(total) / n), lo * n, hi * n)
+        self.network.layers += [layer, pool]
+        for function in pending.notes:
+            self._absorb(function, layer)
+        self._absorb(f, pool)
+        self.type = pool.out_type
 
     def _pool_falling_channels(self, layer, pending, falling):
         """MaxPool -> BN -> activation: where the output falls with s (negative gamma),
@@ -438,9 +498,12 @@ class _Streamliner:
             in_type=pending.in_type, weights=pending.weights, epilogue=epilogue,
             acc_min=int(lo.min()), acc_max=int(hi.max()), activation=activation)
         if last:
-            if pending.pools:
-                f = pending.pools[0][0]
-                raise _Refusal(f, "max pooling of the last layer's scores is not supported")
+            if pending.pools or pending.average:
+                f = (pending.pools[0] if pending.pools else pending.average)[0]
+                raise _Refusal(f, "pooling of the last layer's scores is not supported")
+        elif pending.average is not None:
+            self._average_threshold(layer, epilogue, lo, hi, pending, activation)
+            return
         else:
             layer.threshold, layer.invert = integer_thresholds(epilogue, lo, hi)
             falling = layer.invert & (layer.threshold <= hi)    # constant channels pool as they are
