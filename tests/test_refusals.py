@@ -91,7 +91,7 @@ REFUSALS = {
     "bn_training": (_chain(_bc_fc(4, "a"), lambda h: PF.batch_normalization(h, batch_stat=True, name="b")),
                     ["BatchNormalization", "batch_stat is true"]),
     "pool_on_scores_before_bn": (_chain(_conv_model(kernel=(1, 1)), lambda h: F.max_pooling(h, (2, 2)), _bn("b")),
-                                 ["max pooling of the last layer's scores"]),
+                                 ["pooling of the last layer's scores"]),
     "falling_pool_then_pool": (_chain(_conv_model(kernel=(1, 1)), lambda h: F.max_pooling(h, (2, 2)), _falling_bn,
                                       F.binary_tanh, lambda h: F.max_pooling(h, (1, 1)), _bc_fc(3, "f")),
                                ["MaxPooling", "whose batch norm has negative gamma after its max pooling"]),
@@ -108,7 +108,7 @@ REFUSALS = {
                      ["BinaryWeightAffine", "is fed the float activations of", "F.binary_tanh"]),
     "ternary": (_zero_weights(0.0), ["quantize_zero_to is 0.0", "ternary"]),
     "pool_on_scores": (_chain(_conv_model(kernel=(1, 1)), lambda h: F.max_pooling(h, (2, 2))),
-                       ["max pooling of the last layer's scores"]),
+                       ["pooling of the last layer's scores"]),
 }
 
 
