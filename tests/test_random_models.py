@@ -81,11 +81,26 @@ def test_max_pooling_the_raw_integer_input_before_binary_tanh(tmp_path):
     assert np.array_equal(np.load(tmp_path / "y.npy").view(np.uint32), expected.view(np.uint32))
 
 
+RTL_CASES = {
+    # what the case exercises: (seed, options, --input-bits)
+    "pooled_binarized_input": (None, None, 8),
+    "binary_sigmoid_into_padded_conv": (729, modelgen.Options(conv=True, binary_sigmoid=True, input_bits=6), 6),
+    "pool_before_negative_gamma": (803, modelgen.Options(conv=True, pool_before_bn=True, input_bits=4), 4),
+    "padding_k_minus_1": (1007, modelgen.Options(conv=True, wide_pad=True, input_bits=8), 8),
+}
+
+
 @pytest.mark.rtl
-def test_pooled_binarized_input_builds_bit_exact(tmp_path):
-    model = _pooled_input_model(tmp_path / "m.nnp")
+@pytest.mark.parametrize("case", sorted(RTL_CASES))
+def test_new_rules_build_bit_exact_in_rtl(tmp_path, case):
+    seed, opts, bits = RTL_CASES[case]
+    model = tmp_path / "m.nnp"
+    if seed is None:
+        _pooled_input_model(model)
+    else:
+        modelgen.make(seed, model, opts, count=2)
     assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(tmp_path / "b"),
-                     "--verify", "2"]) == 0
+                     "--verify", "3", "--input-bits", str(bits)]) == 0
 
 
 @pytest.mark.parametrize("function", ["softmax", "sigmoid"])
@@ -115,26 +130,6 @@ def test_output_functions_on_wide_scores_equal_nnabla():
             y = getattr(F, name)(nn.Variable.from_numpy_array(x), *((axis,) if name == "softmax" else ()))
             y.forward()
             assert np.array_equal(output_function(spec, x).view(np.uint32), y.d.view(np.uint32)), (shape, name)
-
-
-@pytest.mark.rtl
-def test_binary_sigmoid_activations_build_bit_exact(tmp_path):
-    # {0, 1} activations into a zero-padded convolution and a max pool, in RTL
-    opts = modelgen.Options(conv=True, binary_sigmoid=True, input_bits=6)
-    model = tmp_path / "m.nnp"
-    modelgen.make(729, model, opts, count=2)
-    assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(tmp_path / "b"),
-                     "--verify", "3", "--input-bits", "6"]) == 0
-
-
-@pytest.mark.rtl
-def test_pool_before_negative_gamma_builds_bit_exact(tmp_path):
-    # MaxPool -> BN with falling channels, the inversion taken by the next convolution's weights
-    opts = modelgen.Options(conv=True, pool_before_bn=True, input_bits=4)
-    model = tmp_path / "m.nnp"
-    modelgen.make(803, model, opts, count=2)
-    assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(tmp_path / "b"),
-                     "--verify", "3", "--input-bits", "4"]) == 0
 
 
 SCALES = [1 / 255, 0.1, 3.0, -0.5]
@@ -181,15 +176,6 @@ def test_input_scaling_is_counted_not_bit_exact(tmp_path):
         "exactness: within float32 rounding: the input is scaled by 0.00392157 (MulScalar) before "
         f"'@m/BinaryConnectAffine'; {equal} of 2560 outputs bit for bit equal to nnabla, argmax equal in 256 of "
         "256 frames")
-
-
-@pytest.mark.rtl
-def test_wide_padding_builds_bit_exact(tmp_path):
-    # a 5x5 convolution padded by 4 (k - 1) after a 3x3 one padded by 1
-    model = tmp_path / "m.nnp"
-    modelgen.make(1007, model, modelgen.Options(conv=True, wide_pad=True, input_bits=8), count=2)
-    assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(tmp_path / "b"),
-                     "--verify", "3"]) == 0
 
 
 @pytest.mark.parametrize("size,function", [(4, "global_average_pooling"), (3, "global_average_pooling"),

@@ -361,7 +361,8 @@ class _Streamliner:
         self._finish(last=False, activation=ir.UNIPOLAR)
         self._absorb(function, self.network.layers[-1])
 
-    def _MaxPooling(self, function):
+    def _pool_kernel(self, function):
+        """The k of a MaxPooling or AveragePooling that finngen supports: k x k, stride k, no padding."""
         p = function.param
         kernel, stride, pad = tuple(p.kernel.dim), tuple(p.stride.dim), tuple(p.pad.dim)
         if len(kernel) != 2 or len(set(kernel)) != 1 or kernel != stride:
@@ -371,7 +372,10 @@ class _Streamliner:
             raise _Refusal(function, "padding, ignore_border=False and channel_last are not supported")
         if len(self.graph.shapes[function.inputs[0]]) != 3:
             raise _Refusal(function, "its input is not an image (C, H, W)")
-        k = kernel[0]
+        return kernel[0]
+
+    def _MaxPooling(self, function):
+        k = self._pool_kernel(function)
         out_shape = ir.Shape(self.shape.height // k, self.shape.width // k, self.shape.channels)
         if self.inverted is not None:
             raise _Refusal(function, f"max pooling after {self.inverted_by.name!r}, whose batch norm has negative "
@@ -406,16 +410,11 @@ class _Streamliner:
         self.pending.notes.append(function)
 
     def _AveragePooling(self, function):
-        p = function.param
-        kernel, stride, pad = tuple(p.kernel.dim), tuple(p.stride.dim), tuple(p.pad.dim)
-        if len(kernel) != 2 or len(set(kernel)) != 1 or kernel != stride:
-            raise _Refusal(function, f"kernel {kernel} with stride {stride} is not supported "
-                                     "(square kernel equal to the stride)")
-        if any(pad) or not p.ignore_border or p.channel_last:
-            raise _Refusal(function, "padding, ignore_border=False and channel_last are not supported")
-        self._average(function, kernel[0])
+        self._average(function, self._pool_kernel(function))
 
     def _GlobalAveragePooling(self, function):
+        if len(self.graph.shapes[function.inputs[0]]) != 3:
+            raise _Refusal(function, "its input is not an image (C, H, W)")
         if self.shape.height != self.shape.width:
             raise _Refusal(function, f"global average pooling of the non-square map {self.shape} is not supported")
         self._average(function, self.shape.height)
@@ -423,8 +422,6 @@ class _Streamliner:
     def _average(self, function, k):
         """nnabla divides each window's float sum by k * k: a threshold on the integer window sum
         before an activation, or the integer sum itself as the next layer's input."""
-        if len(self.graph.shapes[function.inputs[0]]) != 3:
-            raise _Refusal(function, "its input is not an image (C, H, W)")
         out_shape = ir.Shape(self.shape.height // k, self.shape.width // k, self.shape.channels)
         if self.pending is not None:
             if self.pending.pools or self.pending.average is not None:
