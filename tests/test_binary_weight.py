@@ -94,3 +94,21 @@ def test_random_models_differ_from_nnabla_only_in_frames_that_hit_a_tie(tmp_path
     scale = np.abs(expected).max()
     beyond_rounding = ~np.isclose(got, expected, rtol=1e-5, atol=1e-5 * scale).reshape(len(images), -1).all(axis=1)
     assert not (beyond_rounding & (hits == 0)).any()
+
+
+@pytest.mark.rtl
+def test_verify_counts_the_outputs_a_tie_changes(tmp_path, capsys):
+    model = _issue_model(tmp_path / "tie.nnp")
+    out = tmp_path / "b"
+    assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(out),
+                     "--input-bits", "2"]) == 0
+    capsys.readouterr()
+    # within float32 rounding by class: verify holds the RTL to the golden model and counts
+    assert cli.main(["verify", str(out), "--frames", "64"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (exact,) = [x for x in lines if x.startswith("exactness: within float32 rounding")]
+    (ties,) = [x for x in lines if x.startswith("BinaryWeight ties: ")]
+    assert "RTL == golden model: yes (64 frames)" in lines
+    equal = int(exact.split(" of 128 outputs")[0].rsplit(" ", 1)[1])
+    assert equal < 128 and ties.endswith(f"{128 - equal} of the {128 - equal} outputs that differ from "
+                                             "nnabla are in those frames")
