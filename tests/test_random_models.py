@@ -20,6 +20,9 @@ CASES = [
     # MaxPool -> BN -> BinaryTanh next to BN -> MaxPool -> BinaryTanh, gamma of either sign and 0
     *[(800 + s, modelgen.Options(conv=True, pool_before_bn=True, input_bits=1 + s % 8, input_signed=bool(s % 3)))
       for s in range(16)],
+    # MaxPool -> BN (falling channels) -> BinarySigmoid: the next layer negates and offsets
+    *[(seed, modelgen.Options(conv=True, pool_before_bn=True, binary_sigmoid=True, input_bits=1 + seed % 8))
+      for seed in (1204, 1217, 1233, 1247, 1251, 1255)],
     # convolution padding up to k - 1 (beyond k // 2)
     *[(1000 + s, modelgen.Options(conv=True, wide_pad=True, input_bits=1 + s % 8)) for s in range(8)],
     # AveragePooling: BN -> Avg -> activation, Avg -> BN -> activation, Avg of the activations
@@ -86,6 +89,8 @@ RTL_CASES = {
     "pooled_binarized_input": (None, None, 8),
     "binary_sigmoid_into_padded_conv": (729, modelgen.Options(conv=True, binary_sigmoid=True, input_bits=6), 6),
     "pool_before_negative_gamma": (803, modelgen.Options(conv=True, pool_before_bn=True, input_bits=4), 4),
+    "pool_before_negative_gamma_sigmoid": (1204, modelgen.Options(conv=True, pool_before_bn=True, binary_sigmoid=True,
+                                                                  input_bits=5), 5),
     "padding_k_minus_1": (1007, modelgen.Options(conv=True, wide_pad=True, input_bits=8), 8),
 }
 

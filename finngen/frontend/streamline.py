@@ -60,6 +60,7 @@ class _Pending:
     pools: list = field(default_factory=list)   # MaxPooling before the BinaryTanh (commutes with it)
     pools_sums: bool = False                    # the pooling comes before the batch norm: it pools s
     average: tuple | None = None                # (function, k, out_shape): AveragePooling before the activation
+    offset: np.ndarray | None = None            # nnabla's sum = the hardware's + offset (inverted {0, 1} inputs)
     notes: list = field(default_factory=list)
 
 
@@ -221,9 +222,17 @@ class _Streamliner:
             s = self.shape
             columns = w.reshape(s.channels, s.height, s.width, -1).transpose(3, 1, 2, 0).reshape(-1, fan_in)
         weights = self._binarize(function, columns)
+        offset = None
         if self.inverted is not None:
-            # The previous layer sends NOT x on these channels: w * x == (-w) * (NOT x) exactly.
+            # The previous layer sends NOT x on these channels: w * x == (-w) * (NOT x) exactly
+            # for +-1; for {0, 1}, w * x == (-w) * (1 - x) + w, a constant per output channel
+            # where no tap is ever padding.
             flip = np.isin(np.arange(weights.shape[1]) % self.shape.channels, self.inverted)
+            if self.type == ir.UNIPOLAR:
+                if pad:
+                    raise _Refusal(function, f"a padded layer after {self.inverted_by.name!r} (max pooling before a "
+                                             "negative-gamma batch norm and BinarySigmoid) is not supported")
+                offset = (np.where(weights, 1, -1) * flip).sum(axis=1)
             weights = weights ^ flip
             self.inverted = None
         extra = function.inputs[3:]
@@ -247,7 +256,7 @@ class _Streamliner:
         # A fully connected layer reads the stream as one pixel whose channels are all values.
         in_shape = self.shape if conv else ir.Shape(1, 1, self.shape.size)
         self.pending = _Pending(function, weights, kernel, stride, pad, in_shape, out_shape, self.type,
-                                alpha, bias)
+                                alpha, bias, offset=offset)
         self.pending.notes.append(function)
         self.shape = out_shape
 
@@ -454,14 +463,14 @@ class _Streamliner:
 
     # -- closing a matrix layer ------------------------------------------------------------
 
-    def _average_threshold(self, layer, epilogue, lo, hi, pending, activation):
+    def _average_threshold(self, layer, evaluate, lo, hi, pending, activation):
         """BN -> AveragePooling -> activation: BN is affine per channel, so the mean of its
         outputs is BN of the mean sum S / k**2 (exactly in reals; nnabla rounds each BN output
         and the mean in float32, so near the step this is within rounding)."""
         f, k, out_shape = pending.average
         n = k * k
         pool = ir.SumPoolLayer(f.name, layer.out_shape, out_shape, k, layer.out_type, activation=activation)
-        pool.threshold, pool.invert = integer_thresholds(lambda total: epilogue(np.asarray(total) / n), lo * n, hi * n)
+        pool.threshold, pool.invert = integer_thresholds(lambda total: evaluate(np.asarray(total) / n), lo * n, hi * n)
         self.network.layers += [layer, pool]
         for function in pending.notes:
             self._absorb(function, layer)
@@ -474,9 +483,6 @@ class _Streamliner:
         The hardware pools with OR, so these channels send their inverted comparison and the
         next matrix layer takes the final inversion into its weights."""
         pool = pending.pools[0][0]
-        if layer.activation != ir.BIPOLAR:
-            raise _Refusal(pool, "max pooling before a batch norm with negative gamma is supported only before "
-                                 "BinaryTanh (BinarySigmoid's {0, 1} cannot be inverted by negating weights)")
         self.inverted = np.flatnonzero(falling)
         self.inverted_by = pool
         layer.invert = layer.invert & ~falling
@@ -494,21 +500,29 @@ class _Streamliner:
             kernel=pending.kernel, stride=pending.stride, pad=pending.pad,
             in_type=pending.in_type, weights=pending.weights, epilogue=epilogue,
             acc_min=int(lo.min()), acc_max=int(hi.max()), activation=activation)
+        offset = 0 if pending.offset is None else pending.offset
+
+        def evaluate(s):
+            return epilogue(np.asarray(s) + offset)
         if last:
             if pending.pools or pending.average:
                 f = (pending.pools[0] if pending.pools else pending.average)[0]
                 raise _Refusal(f, "pooling of the last layer's scores is not supported")
+            if pending.offset is not None:
+                raise _Refusal(self.inverted_by, "max pooling before a negative-gamma batch norm and BinarySigmoid "
+                                                 "needs a hidden layer after it, not the last")
         elif pending.average is not None:
-            self._average_threshold(layer, epilogue, lo, hi, pending, activation)
+            self._average_threshold(layer, evaluate, lo, hi, pending, activation)
             return
         else:
-            layer.threshold, layer.invert = integer_thresholds(epilogue, lo, hi)
+            layer.threshold, layer.invert = integer_thresholds(evaluate, lo, hi)
             falling = layer.invert & (layer.threshold <= hi)    # constant channels pool as they are
             if pending.pools_sums and falling.any():
                 self._pool_falling_channels(layer, pending, falling)
             if pending.alpha is not None:
                 parity = layer.fan_in % 2 if pending.in_type.bipolar and not pending.pad else None
-                layer.ties = tie_sums(epilogue, lo, hi, parity)
+                ties = tie_sums(epilogue, lo + offset, hi + offset, parity)
+                layer.ties = {c: s - (pending.offset[c] if pending.offset is not None else 0) for c, s in ties.items()}
         self.network.layers.append(layer)
         for f in pending.notes:
             self._absorb(f, layer)
