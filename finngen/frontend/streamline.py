@@ -139,6 +139,7 @@ class _Streamliner:
                 self._recover(function)
             current = function.outputs[0]
         if any(n.error for n in self.notes):
+            self._finish(last=True)     # for inspect's table; the network is not used
             return
         if self.inverted is not None:
             raise _Refusal(self.inverted_by, "max pooling before a batch norm with negative gamma needs a matrix "
@@ -169,7 +170,8 @@ class _Streamliner:
             self._finish(last=False)
             self.pending = _Pending(function, np.zeros((out_shape.channels, 1), bool), 1, 1, 0, self.shape,
                                     out_shape, self.type, None, None)
-        elif self.pending is not None and function.type != "BatchNormalization" and out_shape == self.shape:
+        elif (self.pending is not None and function.type != "BatchNormalization" and out_shape == self.shape
+              and function.outputs[0] != self.graph.output_name):
             self._finish(last=False)
         self.shape = out_shape
 
