@@ -9,6 +9,13 @@ from finngen.frontend import nnp
 from finngen.frontend.streamline import streamline
 from finngen.ir import DataType
 
+def _quick_few(cases, quick=4):
+    """The first ``quick`` cases of a group run in the quick tier, the rest are marked slow."""
+    def slow(c):
+        return pytest.param(*(c if isinstance(c, tuple) else (c,)), marks=pytest.mark.slow)
+    return [c if i < quick else slow(c) for i, c in enumerate(cases)]
+
+
 CASES = [
     # seed, options
     *[(s, modelgen.Options(conv=True, input_bits=1 + s % 8, input_signed=bool(s % 2),
@@ -18,23 +25,24 @@ CASES = [
     *[(200 + s, modelgen.Options(conv=bool(s % 2), binarize_input=True)) for s in range(6)],
     *[(400 + s, modelgen.Options(conv=True, binarize_input=True, pool_input=True)) for s in range(4)],
     # MaxPool -> BN -> BinaryTanh next to BN -> MaxPool -> BinaryTanh, gamma of either sign and 0
-    *[(800 + s, modelgen.Options(conv=True, pool_before_bn=True, input_bits=1 + s % 8, input_signed=bool(s % 3)))
-      for s in range(16)],
+    *_quick_few([(800 + s, modelgen.Options(conv=True, pool_before_bn=True, input_bits=1 + s % 8,
+                                            input_signed=bool(s % 3))) for s in range(16)]),
     # MaxPool -> BN (falling channels) -> BinarySigmoid: the next layer negates and offsets
-    *[(seed, modelgen.Options(conv=True, pool_before_bn=True, binary_sigmoid=True, input_bits=1 + seed % 8))
-      for seed in (1204, 1217, 1233, 1247, 1251, 1255)],
+    *_quick_few([(seed, modelgen.Options(conv=True, pool_before_bn=True, binary_sigmoid=True,
+                                         input_bits=1 + seed % 8)) for seed in (1204, 1217, 1233, 1247, 1251, 1255)]),
     # convolution padding up to k - 1 (beyond k // 2)
-    *[(1000 + s, modelgen.Options(conv=True, wide_pad=True, input_bits=1 + s % 8)) for s in range(8)],
+    *_quick_few([(1000 + s, modelgen.Options(conv=True, wide_pad=True, input_bits=1 + s % 8)) for s in range(8)]),
     # AveragePooling: BN -> Avg -> activation, Avg -> BN -> activation, Avg of the activations
-    *[(1100 + s, modelgen.Options(conv=True, average=True, input_bits=1 + s % 8, binary_sigmoid=s % 3 == 0))
-      for s in range(24)],
+    *_quick_few([(1100 + s, modelgen.Options(conv=True, average=True, input_bits=1 + s % 8,
+                                             binary_sigmoid=s % 3 == 0)) for s in range(24)], quick=6),
     # BinarySigmoid: 729, 752, 774 and 776 feed {0, 1} activations into a zero-padded convolution
-    *[(700 + s, modelgen.Options(conv=s % 4 != 3, binary_sigmoid=True, input_bits=1 + s % 8))
-      for s in list(range(12)) + [29, 52, 74, 76]],
+    *_quick_few([(700 + s, modelgen.Options(conv=s % 4 != 3, binary_sigmoid=True, input_bits=1 + s % 8))
+                 for s in [29, 52, 74, 76] + list(range(12))]),
 ]
 
 
-@pytest.mark.parametrize("seed,opts", CASES, ids=[f"seed{s}" for s, _ in CASES])
+@pytest.mark.parametrize("seed,opts", CASES, ids=[f"seed{c[0] if isinstance(c, tuple) else c.values[0]}"
+                                                  for c in CASES])
 def test_binary_connect_equals_nnabla_bit_for_bit(tmp_path, seed, opts):
     model = tmp_path / "m.nnp"
     images, expected = modelgen.make(seed, model, opts)
@@ -140,7 +148,7 @@ def test_output_functions_on_wide_scores_equal_nnabla():
 SCALES = [1 / 255, 0.1, 3.0, -0.5]
 
 
-@pytest.mark.parametrize("seed", range(900, 916))
+@pytest.mark.parametrize("seed", _quick_few(list(range(900, 916))))
 def test_input_scaling_within_float32_rounding(tmp_path, seed):
     # MulScalar (image / 255) on the input, folded into the first layer: nnabla sums the scaled
     # floats, finngen scales the exact sum; hidden bits agree unless a sum lands within rounding
