@@ -24,6 +24,9 @@ CASES = [
       for s in range(8)],
     *[(200 + s, modelgen.Options(conv=bool(s % 2), binarize_input=True)) for s in range(6)],
     *[(400 + s, modelgen.Options(conv=True, binarize_input=True, pool_input=True)) for s in range(4)],
+    # a positive MulScalar before the input's (max pooling and) BinaryTanh changes no sign: exact
+    *[(1300 + s, modelgen.Options(conv=bool(s % 2), binarize_input=True, pool_input=s == 1, input_scale=0.5))
+      for s in range(2)],
     # MaxPool -> BN -> BinaryTanh next to BN -> MaxPool -> BinaryTanh, gamma of either sign and 0
     *_quick_few([(800 + s, modelgen.Options(conv=True, pool_before_bn=True, input_bits=1 + s % 8,
                                             input_signed=bool(s % 3))) for s in range(16)]),

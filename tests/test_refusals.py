@@ -72,6 +72,8 @@ REFUSALS = {
                      ["MulScalar", "only between the model input and the first matrix layer"]),
     "negative_scale_pool": (_chain(lambda h: h * -0.5, lambda h: F.max_pooling(h, (2, 2)), _conv_model(kernel=(1, 1))),
                             ["MaxPooling", "scaled by -0.5", "positive scale"]),
+    "negative_scale_binarized": (_chain(lambda h: h * -0.5, F.binary_tanh, _conv_model(kernel=(1, 1))),
+                                 ["BinaryTanh", "scaled by -0.5"]),
     "log_softmax": (_chain(_bc_fc(4, "a"), F.log_softmax), ["LogSoftmax", "is not supported",
                                                             "supported: BinaryConnectAffine"]),
     "plain_affine": (lambda x: PF.affine(x, 4, name="a"), ["Affine", "is not supported"]),
