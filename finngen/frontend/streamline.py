@@ -144,6 +144,10 @@ class _Streamliner:
         if self.inverted is not None:
             raise _Refusal(self.inverted_by, "max pooling before a batch norm with negative gamma needs a matrix "
                                              "layer after it (to take the inversion)")
+        if self.pool_scale is not None:
+            pool = next(layer for layer in reversed(self.network.layers) if isinstance(layer, ir.SumPoolLayer))
+            raise _Refusal(self._function(pool.name), "average pooling as the model's output is not supported (end "
+                                                      "with a matrix layer's scores)")
         if current != self.graph.output_name:
             raise ModelError(f"{self.graph.path}: the chain of functions from {self.graph.input_name!r} never "
                              f"reaches the output {self.graph.output_name!r}")
@@ -159,6 +163,9 @@ class _Streamliner:
 
     def fail(self, function, message):
         self._note[id(function)].error = message
+
+    def _function(self, name):
+        return next(f for f in self.graph.functions if f.name == name)
 
     def _recover(self, function):
         """Go on past a refused function as if it were supported, so that the functions after it
