@@ -57,7 +57,7 @@ def train(network, x_train, y_train, config, rng):
     return float(np.mean(losses))
 
 
-def train_and_save(network, network_name, path, config):
+def train_and_save(network, network_name, path, config, data=load_split):
     """Train ``network(x, opts) -> scores`` on digits, save it, report test accuracy.
 
     The accuracy is measured by loading the saved .nnp and running it on the test set,
@@ -65,7 +65,7 @@ def train_and_save(network, network_name, path, config):
     """
     nn.clear_parameters()
     rng = seed_all(config.seed)
-    x_train, y_train, x_test, y_test = load_split()
+    x_train, y_train, x_test, y_test = data()
     start = time.perf_counter()
     train(network, x_train, y_train, config, rng)
     seconds = time.perf_counter() - start

@@ -19,8 +19,10 @@ from . import codec, ir, report
 from .builddir import TOP, BuildDir, BuildMeta
 from .compile import folding, pipeline, planner
 from .frontend import nnp
-from .errors import DoesNotFitError, MismatchError, UsageError
+from .errors import DoesNotFitError, MismatchError, ModelError, UsageError
 from .frames import random_frames
+from .frontend.binary_weight import tie_warnings
+from .frontend.exactness import golden_only
 from .frontend.streamline import streamline
 
 
@@ -85,6 +87,10 @@ def build(opts: Options) -> Path:
 
     progress.step(f"reading {opts.model}")
     network = streamline(nnp.read(opts.model), opts.input_type)
+    for line in tie_warnings(network):
+        print(f"finngen: {line}", file=sys.stderr)
+    if golden_only(network):
+        raise ModelError(f"{opts.model}: {golden_only(network)[0][6:]}", fix="use 'finngen run' for now")
 
     progress.step("choosing the folding" if opts.folding is None else f"reading the folding {opts.folding}")
     if opts.folding is not None:

@@ -26,6 +26,8 @@ def forward_layer(layer, x):
     x = np.asarray(x).reshape(-1, shape.height, shape.width, shape.channels)
     if isinstance(layer, ir.PoolLayer):
         return max_pool(x, layer.kernel)
+    if isinstance(layer, ir.SumPoolLayer):
+        return sum_pool(layer, x)
     s = accumulate(layer, x)
     if layer.threshold is None:
         return s
@@ -36,6 +38,18 @@ def max_pool(x, k):
     n, h, w, c = x.shape
     h, w = h // k, w // k
     return x[:, :h * k, :w * k].reshape(n, h, k, w, k, c).max(axis=(2, 4))
+
+
+def sum_pool(layer: ir.SumPoolLayer, x):
+    """Window sums of the values (a bipolar bit is +-1), thresholded when the layer has thresholds."""
+    values = 2 * x.astype(np.int64) - 1 if layer.in_type.bipolar else x.astype(np.int64)
+    n, h, w, c = values.shape
+    k = layer.kernel
+    h, w = h // k, w // k
+    sums = values[:, :h * k, :w * k].reshape(n, h, k, w, k, c).sum(axis=(2, 4))
+    if layer.threshold is None:
+        return sums
+    return ((sums >= layer.threshold) != layer.invert).astype(np.uint8)
 
 
 def windows(layer: ir.MatrixLayer, x):

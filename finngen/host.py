@@ -21,7 +21,8 @@ def spec(network: ir.Network, interface: dict | None = None) -> dict:
     return {"input": {"shape": list(network.input.nnabla_shape), "binarize": network.input.binarize,
                       "bits": t.bits, "signed": t.signed},
             "output": {"shape": list(network.output.nnabla_shape),
-                       "stream_shape": [out.height, out.width, out.channels], "epilogue": arrays},
+                       "stream_shape": [out.height, out.width, out.channels], "epilogue": arrays,
+                       "function": network.output.function},
             "interface": interface}
 
 

@@ -59,6 +59,7 @@ class DataType:
 
 
 BIPOLAR = DataType(1, bipolar=True)
+UNIPOLAR = DataType(1)      # BinarySigmoid's {0, 1}: a 1-bit unsigned integer
 
 
 def signed_bits(lo: int, hi: int) -> int:
@@ -114,6 +115,10 @@ class MatrixLayer:
     acc_max: int
     threshold: np.ndarray | None = None   # int64 (out_channels,)
     invert: np.ndarray | None = None      # bool (out_channels,)
+    # BinaryWeight only: channel -> the integer sum s where the exact pre-activation is 0, so
+    # nnabla's float GEMM rounding, not the threshold, decides the bit (see frontend/binary_weight.py)
+    ties: dict = field(default_factory=dict)
+    activation: DataType = BIPOLAR        # a hidden layer's output: BIPOLAR (BinaryTanh) or UNIPOLAR (BinarySigmoid)
 
     @property
     def is_conv(self) -> bool:
@@ -146,7 +151,7 @@ class MatrixLayer:
     def out_type(self) -> DataType:
         if self.threshold is None:
             return DataType(self.acc_bits, signed=True)
-        return BIPOLAR
+        return self.activation
 
     @property
     def macs_per_frame(self) -> int:
@@ -169,12 +174,40 @@ class PoolLayer:
 
 
 @dataclass(eq=False)
+class SumPoolLayer:
+    """nnabla's AveragePooling (kernel == stride, no padding, ``ignore_border``) as the integer
+    sum ``S`` of each window; the division by ``kernel**2`` is folded into what follows.
+
+    Hidden ``BN -> AveragePooling -> BinaryTanh`` (the input is a matrix layer's sums ``s``):
+    outputs the bits ``(S >= threshold) != invert`` of type :attr:`activation`. Average pooling
+    of binarized activations (threshold None): outputs ``S`` itself, a small signed integer that
+    the next matrix layer takes as its integer input. No hardware stage implements it yet.
+    """
+    name: str
+    in_shape: Shape
+    out_shape: Shape
+    kernel: int
+    in_type: DataType
+    threshold: np.ndarray | None = None   # int64 (channels,)
+    invert: np.ndarray | None = None      # bool (channels,)
+    activation: DataType = BIPOLAR
+
+    @property
+    def out_type(self) -> DataType:
+        if self.threshold is not None:
+            return self.activation
+        n = self.kernel * self.kernel
+        return DataType(signed_bits(n * self.in_type.min, n * self.in_type.max), signed=True)
+
+
+@dataclass(eq=False)
 class InputSpec:
     """How the host turns the nnabla input variable into the accelerator's input stream."""
     name: str                       # nnabla variable name
     nnabla_shape: tuple             # without the batch dimension, e.g. (1, 8, 8)
     stream_type: DataType           # what enters the accelerator
     binarize: bool = False          # BinaryTanh on the input is computed on the host
+    scale: float | None = None      # MulScalar on the input, folded into the first matrix layer (float32)
 
     @property
     def stream_shape(self) -> Shape:
@@ -186,6 +219,7 @@ class OutputSpec:
     """How the host turns the last layer's stream back into the nnabla output variable."""
     name: str
     nnabla_shape: tuple             # without the batch dimension
+    function: dict | None = None    # Softmax/Sigmoid on the host after the scores: {"type", "axis"}
 
 
 @dataclass(eq=False)

@@ -20,14 +20,25 @@ class Options:
     conv: bool = True
     binary_weight: bool = False
     binarize_input: bool = False
+    pool_input: bool = False        # MaxPooling on the raw input, before its BinaryTanh
     input_bits: int = 8
     input_signed: bool = False
     parameter_format: str = ".h5"
+    ties: bool = False              # BinaryWeight: batch norms whose step sits on an exact tie
+    output_function: str | None = None   # "softmax" or "sigmoid" after the last layer
+    binary_sigmoid: bool = False    # hidden activations are BinarySigmoid ({0, 1}) or BinaryTanh at random
+    pool_before_bn: bool = False    # conv -> MaxPooling -> BatchNormalization (NNC's order) at random
+    input_scale: float | None = None    # x * input_scale (MulScalar) before the first layer, e.g. 1 / 255
+    wide_pad: bool = False          # convolution padding up to k - 1 instead of k // 2
+    average: bool = False           # AveragePooling before the activation or of the activations, at random
 
 
 def build(rng, opts: Options):
     """Build a random graph in the global parameter scope; return (x, y)."""
     nn.clear_parameters()
+
+    def activation(h):
+        return F.binary_sigmoid(h) if opts.binary_sigmoid and rng.integers(2) else F.binary_tanh(h)
     affine = PF.binary_weight_affine if opts.binary_weight else PF.binary_connect_affine
     conv = PF.binary_weight_convolution if opts.binary_weight else PF.binary_connect_convolution
     if opts.conv:
@@ -35,32 +46,46 @@ def build(rng, opts: Options):
     else:
         shape = (int(rng.integers(5, 40)),)
     x = nn.Variable((1,) + shape)
-    h = F.binary_tanh(x) if opts.binarize_input else x
+    h = x * opts.input_scale if opts.input_scale is not None else x
+    h = F.max_pooling(h, (2, 2)) if opts.pool_input else h
+    h = F.binary_tanh(h) if opts.binarize_input else h
     n = 0
     if opts.conv:
         for i in range(int(rng.integers(1, 3))):
             k = int(rng.choice([1, 2, 3, 5]))
-            pad = int(rng.integers(0, k // 2 + 1))
+            pad = int(rng.integers(0, (k if opts.wide_pad else k // 2 + 1)))
             stride = int(rng.choice([1, 2]))
             if min(h.shape[2:]) + 2 * pad < k:
                 k, pad = 1, 0
             h = conv(h, int(rng.choice([3, 5, 7, 8])), (k, k), pad=(pad, pad), stride=(stride, stride),
                      with_bias=bool(rng.integers(2)), name=f"conv{i}")
+            averaged = opts.average and min(h.shape[2:]) >= 2 and int(rng.integers(4))
+            if averaged == 1:
+                h = F.average_pooling(h, (2, 2))
+            pooled = opts.pool_before_bn and min(h.shape[2:]) >= 2 and rng.integers(2)
+            if pooled:
+                h = F.max_pooling(h, (2, 2))
             h = PF.batch_normalization(h, batch_stat=False, name=f"bn{i}")
-            pool_first = rng.integers(3) == 0 and min(h.shape[2:]) >= 2
+            if averaged == 2:
+                h = F.average_pooling(h, (2, 2))
+            pool_first = not (pooled or averaged) and rng.integers(3) == 0 and min(h.shape[2:]) >= 2
             if pool_first:
                 h = F.max_pooling(h, (2, 2))
-            h = F.binary_tanh(h)
-            if not pool_first and rng.integers(2) and min(h.shape[2:]) >= 2:
+            h = activation(h)
+            if averaged == 3:   # of the activations: global when the map is square
+                h = F.average_pooling(h, h.shape[2:] if h.shape[2] == h.shape[3] else (2, 2))
+            elif not (pool_first or pooled or averaged) and rng.integers(2) and min(h.shape[2:]) >= 2:
                 h = F.max_pooling(h, (2, 2))
             n += 1
     for i in range(int(rng.integers(0, 2))):
         h = affine(h, int(rng.choice([5, 9, 13])), name=f"fc{i}")
         h = PF.batch_normalization(h, batch_stat=False, name=f"fcbn{i}")
-        h = F.binary_tanh(h)
+        h = activation(h)
     h = affine(h, int(rng.integers(2, 11)), with_bias=bool(rng.integers(2)), name="last")
     if rng.integers(3):
         h = PF.batch_normalization(h, batch_stat=False, name="lastbn")
+    if opts.output_function:
+        h = getattr(F, opts.output_function)(h)
     _randomize(rng, opts)
     return x, h
 
@@ -82,8 +107,13 @@ def _randomize(rng, opts):
             m = rng.normal(scale=2.0, size=shape)
             # Exact ties (integer mean, zero bias and beta) are reproducible only for BinaryConnect:
             # BinaryWeight's float GEMM leaves rounding noise where the integer sum is exact.
-            ties = rng.random(shape) < (0.0 if opts.binary_weight else 0.4)
-            p.d = np.where(ties, np.round(m), m).astype(np.float32)
+            # (and averaging, where nnabla's float mean of batch-norm outputs decides a tie)
+            ties = rng.random(shape) < (0.0 if opts.binary_weight or opts.average else 0.4)
+            m = np.where(ties, np.round(m), m)
+            if opts.ties:
+                # mean == bias == 0 with beta == 0: a zero sum sits on the step
+                m[rng.random(shape) < 0.5] = 0.0
+            p.d = m.astype(np.float32)
         elif name.endswith("/var"):
             p.d = rng.uniform(0.1, 30.0, size=shape).astype(np.float32)
         elif name.endswith("/gamma"):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from examples.digits_data import load_split
+from examples.digits_data import load_split, load_split_28
 from examples_models import MODELS
 from finngen import host
 from finngen.frontend import nnp
@@ -16,12 +16,17 @@ EXAMPLES = {
     "digits_cnn.nnp": "digits",
     "lfc_w1a1.nnp": "random_signed",
     "cnv_w1a1.nnp": "random_uint8",
+    "nnc_lenet.nnp": "digits28",
+    # within float32 rounding by class (image / 255, averaged batch norms); measured bit for bit
+    "bnn_lenet.nnp": "digits28",
 }
 
 
 def _images(kind, shape, count):
     if kind == "digits":
         return load_split()[2][:count]
+    if kind == "digits28":
+        return load_split_28()[2][:count]
     rng = np.random.default_rng(1)
     if kind == "random_signed":   # LFC binarizes its input on the host: any float, zeros included
         x = rng.normal(size=(count,) + shape).astype(np.float32)
@@ -43,9 +48,25 @@ def test_example_equals_nnabla_bit_for_bit(name):
     assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))
 
 
-@pytest.mark.parametrize("name", ["digits_mlp.nnp", "digits_cnn.nnp"])
+@pytest.mark.parametrize("name", ["digits_mlp.nnp", "digits_cnn.nnp", "nnc_lenet.nnp", "bnn_lenet.nnp"])
 def test_digits_models_reach_95_percent(name):
-    _, _, images, labels = load_split()
+    _, _, images, labels = (load_split_28 if "lenet" in name else load_split)()
     network = streamline(nnp.read(MODELS / name), DataType(8))
     accuracy = (host.run_golden(network, images).argmax(axis=1) == labels).mean()
     assert accuracy >= 0.95
+
+
+@pytest.mark.rtl
+def test_nnc_lenet_builds_and_runs_in_rtl_as_golden(tmp_path, capsys):
+    # NNC's order (MaxPool -> BN -> BinarySigmoid) and Softmax, through the whole flow
+    from finngen import cli
+    out = tmp_path / "b"
+    model = MODELS / "nnc_lenet.nnp"
+    assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(out),
+                     "--verify", "2"]) == 0
+    np.save(tmp_path / "x.npy", load_split_28()[2][:4])
+    for backend in ("golden", "rtl"):
+        assert cli.main(["run", str(out), "--input", str(tmp_path / "x.npy"), "--output",
+                         str(tmp_path / f"{backend}.npy"), "--backend", backend]) == 0
+    rtl, golden = np.load(tmp_path / "rtl.npy"), np.load(tmp_path / "golden.npy")
+    assert np.array_equal(rtl.view(np.uint32), golden.view(np.uint32))

@@ -1,5 +1,7 @@
 """``finngen inspect``: the layers of a model as finngen understands them."""
 from .. import ir
+from .binary_weight import tie_warnings
+from .exactness import exactness, golden_only
 from .streamline import analyse
 
 
@@ -7,7 +9,6 @@ def describe(graph, input_type) -> str:
     """A table of the model's functions with shapes, geometry, bit widths and support."""
     network, notes = analyse(graph, input_type)
     rows = [("function", "name", "input", "output", "fan-in", "k/s/p", "bits in->out", "supported")]
-    failed = False
     for note in notes:
         f = note.function
         layer = note.layer
@@ -17,23 +18,23 @@ def describe(graph, input_type) -> str:
         if isinstance(layer, ir.MatrixLayer) and f.name == layer.name:
             fan_in = str(layer.fan_in)
             geometry = f"{layer.kernel}/{layer.stride}/{layer.pad}"
-            bits = f"{layer.in_type}->{'acc' + str(layer.acc_bits) if layer.threshold is None else 'bipolar'}"
-        elif isinstance(layer, ir.PoolLayer) and f.name == layer.name:
+            bits = f"{layer.in_type}->{'acc' + str(layer.acc_bits) if layer.threshold is None else layer.out_type}"
+        elif isinstance(layer, (ir.PoolLayer, ir.SumPoolLayer)) and f.name == layer.name:
             geometry = f"{layer.kernel}/{layer.kernel}/0"
             bits = f"{layer.in_type}->{layer.out_type}"
         if note.error:
-            status, failed = "no: " + note.error, True
-        elif failed:
-            status = "not checked"
-        else:
+            status = "no: " + note.error
+        elif note.checked:
             status = "yes"
+        else:
+            status = "not checked"
         rows.append((f.type, f.name, shape_in, shape_out, fan_in, geometry, bits, status))
     lines = [f"model: {graph.path}", f"network: {graph.network_name}  input: {graph.input_name} "
              f"{_shape(graph, graph.input_name)}  output: {graph.output_name} {_shape(graph, graph.output_name)}",
              ""]
     lines += _table(rows)
     if network is not None:
-        lines += ["", _summary(network)]
+        lines += ["", _summary(network)] + tie_warnings(network) + golden_only(network)
     return "\n".join(lines)
 
 
@@ -44,7 +45,7 @@ def _summary(network: ir.Network) -> str:
     macs = sum(m.macs_per_frame for m in matrices)
     return (f"accelerator input: {spec.stream_type} ({source}), {len(matrices)} matrix layers, "
             f"{len(network.layers) - len(matrices)} pooling layers, {macs:,} binary MACs per frame; "
-            f"supported: yes")
+            f"supported: yes; against nnabla: {exactness(network)}")
 
 
 def _shape(graph, name):

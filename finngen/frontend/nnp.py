@@ -154,7 +154,7 @@ def _read_h5(data: bytes, path: Path) -> dict:
             if obj.size * obj.dtype.itemsize > MAX_MEMBER_BYTES:
                 raise ModelError(f"{path}: parameter {name!r} claims {obj.shape} values, more than any model "
                                  "that fits an FPGA; refusing to read it")
-            params[name] = np.asarray(obj[()])
+            params[name] = _as_nnabla_computes(np.asarray(obj[()]))
 
     try:
         with h5py.File(io.BytesIO(data), "r") as h5:
@@ -164,6 +164,16 @@ def _read_h5(data: bytes, path: Path) -> dict:
     except Exception as e:  # h5py reports a damaged file through many exception types
         raise ModelError(f"{path}: parameter.h5 is malformed ({type(e).__name__}: {e})")
     return params
+
+
+def _as_nnabla_computes(value):
+    # nnabla loads a dataset in its stored type (a float64 array assigned to p.d is saved as
+    # float64) and its functions convert it to float32, rounding to nearest, when they run:
+    # tiny values become (signed) zeros, which BinaryConnect then maps to quantize_zero_to.
+    if value.dtype.kind in "fiu" and value.dtype != np.float32:
+        with np.errstate(over="ignore"):   # a value past float32's range is Inf, refused later
+            return value.astype(np.float32)
+    return value
 
 
 def _graph(proto, params: dict, path: Path) -> Graph:
