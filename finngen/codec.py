@@ -37,9 +37,8 @@ def input_range(bits, signed):
     return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
 
 
-def encode_input(spec_input, x) -> np.ndarray:
-    """Check ``x`` (N, *input shape) and return the input stream (N, H, W, C)."""
-    x = np.asarray(x)
+def check_array(spec_input, x):
+    """Raise :class:`InputError` unless ``x`` is a non-empty array of numbers (N, *input shape)."""
     expected = tuple(spec_input["shape"])
     if x.ndim != len(expected) + 1 or tuple(x.shape[1:]) != expected:
         raise InputError(f"input has shape {x.shape}, but the model takes (N, {', '.join(map(str, expected))})",
@@ -48,7 +47,14 @@ def encode_input(spec_input, x) -> np.ndarray:
         raise InputError("input holds no images", fix="give at least one image")
     if x.dtype.kind not in "biuf":
         raise InputError(f"input has dtype {x.dtype}, not a number type", fix="save a float32 or integer array")
-    _first_bad(x, ~np.isfinite(x) if x.dtype.kind == "f" else None, "is not a finite number")
+
+
+def encode_input(spec_input, x, first=0) -> np.ndarray:
+    """Check ``x`` (N, *input shape) and return the input stream (N, H, W, C). ``x`` may be a
+    block of a larger input that starts at image ``first``: messages give the index in the whole."""
+    x = np.asarray(x)
+    check_array(spec_input, x)
+    _first_bad(x, ~np.isfinite(x) if x.dtype.kind == "f" else None, "is not a finite number", first=first)
     if spec_input["binarize"]:
         # BinaryTanh: exactly 0 gives -1, like any x <= 0
         values = (x > 0).astype(np.uint8)
@@ -56,18 +62,20 @@ def encode_input(spec_input, x) -> np.ndarray:
         bits, signed = spec_input["bits"], spec_input["signed"]
         lo, hi = input_range(bits, signed)
         _first_bad(x, x != np.round(x) if x.dtype.kind == "f" else None,
-                   "is not an integer", "the model's first layer takes integers: quantize the images first")
+                   "is not an integer", "the model's first layer takes integers: quantize the images first", first)
         _first_bad(x, (x < lo) | (x > hi), f"is outside the {'int' if signed else 'uint'}{bits} input range "
-                                           f"[{lo}, {hi}]", "set --input-bits/--input-signed to the range the images use")
+                                           f"[{lo}, {hi}]", "set --input-bits/--input-signed to the range the images use",
+                   first)
         values = x.astype(np.int64)
     return to_stream(values)
 
 
-def _first_bad(x, bad, what, fix=None):
+def _first_bad(x, bad, what, fix=None, first=0):
     if bad is None or not bad.any():
         return
     index = tuple(int(i) for i in np.argwhere(bad)[0])
-    raise InputError(f"input value at index {index} ({x[index]!r}) {what}", fix=fix)
+    whole = (first + index[0],) + index[1:]
+    raise InputError(f"input value at index {whole} ({x[index]!r}) {what}", fix=fix)
 
 
 def to_stream(values):

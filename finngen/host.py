@@ -27,8 +27,20 @@ def spec(network: ir.Network, interface: dict | None = None) -> dict:
 
 def encode_input(network: ir.Network, x) -> np.ndarray:
     """Check ``x`` (N, *input shape) and return the input stream (N, H, W, C)."""
+    x = np.asarray(x)
+    return next(encode_blocks(network, x, max(len(x), 1) if x.ndim else 1))
+
+
+def encode_blocks(network: ir.Network, x, size: int):
+    """Check ``x`` (N, *input shape) and yield its input stream in blocks of ``size`` images, so
+    that only one block is in memory (``x`` may be a memory-mapped file); an error names the
+    index in the whole of ``x``."""
+    x = np.asarray(x)
+    spec_input = spec(network)["input"]
     try:
-        return codec.encode_input(spec(network)["input"], x)
+        codec.check_array(spec_input, x)
+        for first in range(0, len(x), size):
+            yield codec.encode_input(spec_input, x[first:first + size], first)
     except codec.InputError as e:
         raise InputDataError(str(e), fix=e.fix) from None
 
@@ -40,7 +52,13 @@ def decode_output(network: ir.Network, y) -> np.ndarray:
 
 def run_golden(network: ir.Network, x) -> np.ndarray:
     """nnabla's output for input ``x``, computed by the golden model."""
-    return decode_output(network, golden.forward(network, encode_input(network, x)))
+    return np.concatenate(list(golden_blocks(network, x)))
+
+
+def golden_blocks(network: ir.Network, x):
+    """nnabla's output for input ``x`` block by block, in bounded memory (see :func:`encode_blocks`)."""
+    for stream in encode_blocks(network, x, golden.block_images(network)):
+        yield decode_output(network, golden.forward(network, stream))
 
 
 def nnabla_input(network: ir.Network, stream) -> np.ndarray:
