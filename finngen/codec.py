@@ -70,6 +70,11 @@ def encode_input(spec_input, x, first=0) -> np.ndarray:
     return to_stream(values)
 
 
+def holding(bits):
+    """The narrowest numpy integer type that holds every ``bits``-bit element, signed or not."""
+    return np.int16 if bits <= 8 else np.int32 if bits <= 16 else np.int64
+
+
 def _first_bad(x, bad, what, fix=None, first=0):
     if bad is None or not bad.any():
         return
@@ -113,31 +118,50 @@ def epilogue(arrays, s) -> np.ndarray:
 
 def pack_words(values, bits: int, lanes: int, width: int) -> np.ndarray:
     """Pack elements (..., n) into stream words (..., n / lanes, width / 8) of little-endian bytes:
-    element i of a word at bits [i * bits, (i + 1) * bits), two's complement, zero above."""
-    v = np.asarray(values, dtype=np.int64) & ((1 << bits) - 1)
-    v = v.reshape(v.shape[:-1] + (v.shape[-1] // lanes, lanes))
-    b = ((v[..., None] >> np.arange(bits)) & 1).astype(np.uint8).reshape(v.shape[:-1] + (lanes * bits,))
-    b = np.concatenate([b, np.zeros(b.shape[:-1] + (width - lanes * bits,), np.uint8)], axis=-1)
-    return np.packbits(b, axis=-1, bitorder="little")
+    element i of a word at bits [i * bits, (i + 1) * bits), two's complement, zero above.
+
+    Whole-array numpy throughout: elements of 8, 16, 32 or 64 bits are their own little-endian
+    bytes, 1-bit elements go through ``packbits``; other widths are spread into bits first."""
+    v = np.asarray(values)
+    shape = v.shape[:-1] + (v.shape[-1] // lanes,)
+    v = v.reshape(shape + (lanes,))
+    if bits in (8, 16, 32, 64):
+        data = v.astype(f"<u{bits // 8}").view(np.uint8)    # astype wraps negatives to two's complement
+    elif bits == 1:
+        data = np.packbits(v & 1, axis=-1, bitorder="little")
+    else:
+        v = v.astype(np.int64) & ((1 << bits) - 1)
+        b = ((v[..., None] >> np.arange(bits)) & 1).astype(np.uint8).reshape(shape + (lanes * bits,))
+        data = np.packbits(b, axis=-1, bitorder="little")
+    words = np.zeros(shape + (width // 8,), np.uint8)
+    words[..., :data.shape[-1]] = data
+    return words
 
 
 def unpack_words(words, bits: int, lanes: int, signed: bool) -> np.ndarray:
-    """The inverse of :func:`pack_words`: words (..., beats, width / 8) to elements (..., beats * lanes)."""
+    """The inverse of :func:`pack_words`: words (..., beats, width / 8) to int64 elements (..., beats * lanes)."""
     words = np.asarray(words, dtype=np.uint8)
-    b = np.unpackbits(words, axis=-1, bitorder="little")[..., :lanes * bits]
-    b = b.reshape(b.shape[:-1] + (lanes, bits)).astype(np.int64)
-    v = (b << np.arange(bits)).sum(axis=-1)
-    if signed:
-        v = np.where(v >= 1 << (bits - 1), v - (1 << bits), v)
+    if bits in (8, 16, 32, 64):
+        data = np.ascontiguousarray(words[..., :lanes * bits // 8])
+        v = data.view(f"<{'i' if signed else 'u'}{bits // 8}").astype(np.int64)
+    elif bits == 1:
+        v = np.unpackbits(words, axis=-1, count=lanes, bitorder="little").astype(np.int64)
+        v = -v if signed else v     # a signed 1-bit element is 0 or -1
+    else:
+        b = np.unpackbits(words, axis=-1, bitorder="little")[..., :lanes * bits]
+        b = b.reshape(b.shape[:-1] + (lanes, bits)).astype(np.int64)
+        v = (b << np.arange(bits)).sum(axis=-1)
+        if signed:
+            v = np.where(v >= 1 << (bits - 1), v - (1 << bits), v)
     return v.reshape(v.shape[:-2] + (-1,))
 
 
 def pack_frames(interface, stream, width=None) -> np.ndarray:
     """Input streams (N, H, W, C) as words (N, beats, width / 8). ``width`` is the word size in
     memory (default: the accelerator's ``in_width``); a wider word carries one beat zero-extended."""
-    stream = np.asarray(stream)
-    return pack_words(stream.reshape(len(stream), -1), interface["in_bits"], interface["in_lanes"],
-                      width or interface["in_width"])
+    bits = interface["in_bits"]
+    stream = np.ascontiguousarray(stream, dtype=holding(bits))    # one pass into raster order
+    return pack_words(stream.reshape(len(stream), -1), bits, interface["in_lanes"], width or interface["in_width"])
 
 
 def unpack_frames(interface, words, stream_shape) -> np.ndarray:
