@@ -18,7 +18,7 @@ import pytest
 from digits_data import load_split
 from examples_models import MODELS
 from finngen.board import boards, driver, vivado
-from finngen import build, codec, host, rtlsim
+from finngen import build, codec, golden, host, rtlsim
 from finngen.cli import _built_network
 from nnp_files import forward_saved
 
@@ -263,3 +263,20 @@ def test_codec_packs_like_the_bit_layout_says(bits, lanes, width, signed):
             assert word == expected
     back = codec.unpack_words(words, bits, lanes, signed)
     assert back.dtype == np.int64 and np.array_equal(back, values)
+
+
+def test_accelerator_ends_a_batch_where_its_input_ends(built):
+    """TLAST on the input's last frame only (how the DMA sends a batch) gives one output packet,
+    TLAST on every frame gives one each; under random stalls on both sides."""
+    out, _, network = built
+    interface = json.loads((out / "build.json").read_text())["interface"]
+    stream = host.encode_input(network, load_split()[2][:6])
+    frames = codec.pack_frames(interface, stream)
+    expected = codec.pack_words(golden.forward(network, stream).reshape(6, -1), interface["out_bits"],
+                                interface["out_lanes"], interface["out_width"])
+    verilog = out / "rtl" / f"{build.RTL_NAME}.v"
+    batch = rtlsim.run(verilog, frames.reshape(1, -1, frames.shape[-1]), out / "sim", seed=3, stall_in=0.3,
+                       stall_out=0.3, burst=4)
+    assert len(batch.last_beat_cycles) == 1 and np.array_equal(batch.outputs.reshape(-1), expected.reshape(-1))
+    each = rtlsim.run(verilog, frames, out / "sim", seed=4, stall_in=0.3, stall_out=0.3, burst=4)
+    assert len(each.last_beat_cycles) == 6 and np.array_equal(each.outputs, expected.reshape(6, -1))
