@@ -30,14 +30,18 @@ def forward(network: ir.Network, x):
     """Run every layer on an input stream; return the last layer's output stream."""
     x = np.asarray(x)
     step = block_images(network)
+    return np.concatenate(list(forward_blocks(network, (x[i:i + step] for i in range(0, max(len(x), 1), step)))))
+
+
+def forward_blocks(network: ir.Network, blocks):
+    """The last layer's output stream for each input stream of ``blocks`` (an iterable), the
+    layers prepared once for all; blocks of :func:`block_images` images keep memory bounded."""
     layers = [_compile(layer) for layer in network.layers]
-    blocks = []
-    for i in range(0, max(len(x), 1), step):
-        values = _encode(network.layers[0], x[i:i + step])
+    for x in blocks:
+        values = _encode(network.layers[0], x)
         for layer in layers:
             values = layer(values)
-        blocks.append(_decode(network.last, values))
-    return np.concatenate(blocks)
+        yield _decode(network.last, values)
 
 
 def block_images(network: ir.Network) -> int:
@@ -113,7 +117,7 @@ def _compile(layer, sums=False):
     weights = np.where(layer.weights, 1, -1).T * flip     # (fan_in, MH), in {-1, +1}
     if layer.in_type.bipolar:
         _, valid = windows(layer, np.zeros((1,) + shape, bool))
-        offset = valid.reshape(out.pixels, -1) @ weights  # c per output pixel and channel
+        offset = valid.reshape(out.pixels, -1).astype(float) @ weights     # c per output pixel and channel
         weights = 2 * weights
     else:
         offset = np.zeros((1, layer.out_channels))

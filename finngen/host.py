@@ -57,8 +57,9 @@ def run_golden(network: ir.Network, x) -> np.ndarray:
 
 def golden_blocks(network: ir.Network, x):
     """nnabla's output for input ``x`` block by block, in bounded memory (see :func:`encode_blocks`)."""
-    for stream in encode_blocks(network, x, golden.block_images(network)):
-        yield decode_output(network, golden.forward(network, stream))
+    streams = encode_blocks(network, x, golden.block_images(network))
+    for y in golden.forward_blocks(network, streams):
+        yield decode_output(network, y)
 
 
 def nnabla_input(network: ir.Network, stream) -> np.ndarray:
