@@ -173,16 +173,13 @@ def _rtl_blocks(directory, network, x, simulator):
 
 
 def load_array(path):
-    """The .npy array at ``path``, memory-mapped: a run reads it a block at a time."""
-    import numpy as np
+    """The .npy array at ``path``, read a block at a time when it is used (see finngen.npyfile)."""
+    from .npyfile import NpyFile
     path = Path(path)
     if not path.is_file():
         raise InputDataError(f"{path}: no such file", fix="give a .npy file saved with numpy.save")
     try:
-        try:
-            return np.load(path, mmap_mode="r", allow_pickle=False)
-        except ValueError:  # an empty array cannot be mapped
-            return np.load(path, allow_pickle=False)
+        return NpyFile(path)
     except (ValueError, OSError, EOFError) as e:
         raise InputDataError(f"{path}: not a readable .npy array ({e})", fix="save the images with numpy.save")
 
@@ -190,23 +187,14 @@ def load_array(path):
 def save_blocks(path, total, blocks, meter) -> tuple:
     """Write ``blocks`` (arrays of ``total`` rows in all) to ``path`` as one .npy array, through a
     temporary file so that no half-written file is left; return the array's shape."""
-    import numpy as np
+    from .npyfile import write_blocks
     path = Path(path)
     if not path.parent.is_dir():
         raise UsageError(f"{path.parent}: the output directory does not exist")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        out, done = None, 0
-        for block in blocks:
-            if out is None:
-                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=block.dtype, shape=(total,) + block.shape[1:])
-            out[done:done + len(block)] = block
-            done += len(block)
-            meter.update(len(block))
-        out.flush()
-        shape = out.shape
-        del out
+        shape = write_blocks(tmp, total, blocks, meter.update)
         os.replace(tmp, path)
         return shape
     except BaseException:

@@ -33,9 +33,10 @@ def encode_input(network: ir.Network, x) -> np.ndarray:
 
 def encode_blocks(network: ir.Network, x, size: int):
     """Check ``x`` (N, *input shape) and yield its input stream in blocks of ``size`` images, so
-    that only one block is in memory (``x`` may be a memory-mapped file); an error names the
-    index in the whole of ``x``."""
-    x = np.asarray(x)
+    that only one block is in memory; an error names the
+    index in the whole of ``x`` (an array, or an array-like with its shape, ndim, dtype and
+    slices, such as :class:`finngen.npyfile.NpyFile`)."""
+    x = x if hasattr(x, "shape") else np.asarray(x)
     spec_input = spec(network)["input"]
     try:
         codec.check_array(spec_input, x)

@@ -1,6 +1,7 @@
 """`finngen run` in blocks: progress on stderr, bounded memory, the same output as one pass."""
 import io
 import re
+import tracemalloc
 import types
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from examples_models import MODELS
 from finngen import build, cli, golden, host
 from finngen import progress
+from finngen.npyfile import NpyFile, write_blocks
 from finngen.progress import Meter
 
 LINE = re.compile(r"finngen: ([\d,]+) of ([\d,]+) images, ([\d,]+) images/s")
@@ -48,11 +50,11 @@ def test_progress_lines_when_asked_and_quiet_otherwise(tmp_path, capsys, monkeyp
     assert code == 0 and _progress(err) == [] and err.startswith("wrote ")
 
 
-def _network():
+def _network(model="digits_cnn"):
     from finngen.frontend import nnp
     from finngen.frontend.streamline import streamline
     from finngen.ir import DataType
-    return streamline(nnp.read(MODELS / "digits_cnn.nnp"), DataType(8))
+    return streamline(nnp.read(MODELS / f"{model}.nnp"), DataType(8))
 
 
 def _clock(monkeypatch, *times):
@@ -103,7 +105,7 @@ def test_input_error_names_the_index_in_the_whole_input(tmp_path, capsys, monkey
 def test_rtl_run_in_blocks_reports_progress(tmp_path, capsys, monkeypatch):
     out = build.build(build.Options(model=MODELS / "digits_mlp.nnp", fps="20000", board="pynq-z1",
                                     out=tmp_path / "mlp", verify=0))
-    network = cli._built_network(out)
+    network = _network("digits_mlp")
     monkeypatch.setattr(cli, "RTL_BLOCK_SECONDS", 0)    # every block the smallest, 16 frames
     images = _digits(40)
     code, err = _run(tmp_path, capsys, out, images, "--backend", "rtl", "--progress")
@@ -111,3 +113,44 @@ def test_rtl_run_in_blocks_reports_progress(tmp_path, capsys, monkeypatch):
     assert _progress(err) == [(16, 40), (32, 40), (40, 40)]
     y = np.load(tmp_path / "y.npy")
     assert np.array_equal(y.view(np.uint32), host.run_golden(network, images).view(np.uint32))
+
+
+def test_memory_stays_bounded_whatever_the_number_of_images(tmp_path, capsys, monkeypatch):
+    """Python's allocations (numpy's included) peak at a few blocks, far below the input's size."""
+    monkeypatch.setattr(golden, "BLOCK_BYTES", 1 << 18)
+    _run(tmp_path, capsys, MODELS / "digits_cnn.nnp", _digits(2))    # imports done before the count
+    images = _digits(20000)     # 5 MB of float32 in, 0.8 MB out
+    np.save(tmp_path / "x.npy", images)
+    del images
+    tracemalloc.start()
+    try:
+        code = cli.main(["run", str(MODELS / "digits_cnn.nnp"), "--input", str(tmp_path / "x.npy"),
+                         "--output", str(tmp_path / "y.npy")])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 0, capsys.readouterr().err
+    assert peak < 2_000_000, f"peak {peak:,} bytes"
+    assert np.load(tmp_path / "y.npy").shape == (20000, 10)
+
+
+def test_npy_file_reads_and_writes_blocks(tmp_path):
+    x = np.arange(7 * 3 * 2, dtype=np.int16).reshape(7, 3, 2)
+    np.save(tmp_path / "x.npy", x)
+    f = NpyFile(tmp_path / "x.npy")
+    assert (f.shape, f.ndim, f.dtype, len(f)) == (x.shape, 3, x.dtype, 7)
+    assert np.array_equal(f[2:5], x[2:5]) and np.array_equal(f[5:100], x[5:]) and np.array_equal(np.asarray(f), x)
+    shape = write_blocks(tmp_path / "y.npy", 7, (f[i:i + 3] for i in range(0, 7, 3)))
+    assert shape == x.shape and np.array_equal(np.load(tmp_path / "y.npy"), x)
+    with pytest.raises(ValueError, match="3 rows written, not 7"):
+        write_blocks(tmp_path / "z.npy", 7, [x[:3]])
+
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "x.npy").read_bytes()[:-1])
+    with pytest.raises(ValueError, match="shorter than its"):
+        NpyFile(tmp_path / "cut.npy")
+    np.save(tmp_path / "objects.npy", np.array([{}, 1], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="Python objects"):
+        NpyFile(tmp_path / "objects.npy")
+    np.save(tmp_path / "fortran.npy", np.asfortranarray(x))
+    with pytest.raises(ValueError, match="Fortran order"):
+        NpyFile(tmp_path / "fortran.npy")
