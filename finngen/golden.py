@@ -12,7 +12,7 @@ is ``s = sum w (2b - 1) = g - c`` with ``g = sum 2w b`` the product and ``c = su
 taps inside the image, a constant per output pixel: so a layer's output bit is ``g >= t + c``
 and needs no conversion to +-1. Padding taps are zeros in the padded input and outside ``c``,
 so they contribute 0 as the IR says. Measured against XNOR-popcount on packed words in numpy,
-the product is about ten times faster (docs/benchmarks.md).
+the product runs CNV about seven times faster (docs/benchmarks.md).
 """
 import functools
 
