@@ -145,6 +145,7 @@ def _run(args):
     else:
         network = streamline(nnp.read(args.model), _input_type(args))
     x = load_array(args.input)
+    host.check_input(network, x)
     if args.backend == "golden":
         blocks = host.golden_blocks(network, x)
     else:

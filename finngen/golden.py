@@ -94,9 +94,9 @@ def _encode(layer, stream):
 
 def _decode(layer, values):
     """Float values back to ``layer``'s output stream: bits, or int64 sums."""
-    if isinstance(layer, ir.MatrixLayer) and layer.threshold is None:
-        return values.astype(np.int64)
-    return (values > 0).astype(np.uint8)
+    if layer.out_type.bipolar:
+        return (values > 0).astype(np.uint8)
+    return values.astype(np.int64)
 
 
 def _compile(layer, sums=False):

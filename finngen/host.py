@@ -31,6 +31,14 @@ def encode_input(network: ir.Network, x) -> np.ndarray:
     return next(encode_blocks(network, x, max(len(x), 1) if x.ndim else 1))
 
 
+def check_input(network: ir.Network, x):
+    """Raise :class:`InputDataError` unless ``x`` is a non-empty array of numbers (N, *input shape)."""
+    try:
+        codec.check_array(spec(network)["input"], x)
+    except codec.InputError as e:
+        raise InputDataError(str(e), fix=e.fix) from None
+
+
 def encode_blocks(network: ir.Network, x, size: int):
     """Check ``x`` (N, *input shape) and yield its input stream in blocks of ``size`` images, so
     that only one block is in memory; an error names the
@@ -38,8 +46,8 @@ def encode_blocks(network: ir.Network, x, size: int):
     slices, such as :class:`finngen.npyfile.NpyFile`)."""
     x = x if hasattr(x, "shape") else np.asarray(x)
     spec_input = spec(network)["input"]
+    check_input(network, x)
     try:
-        codec.check_array(spec_input, x)
         for first in range(0, len(x), size):
             yield codec.encode_input(spec_input, x[first:first + size], first)
     except codec.InputError as e:

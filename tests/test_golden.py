@@ -79,8 +79,13 @@ def test_blocks_change_nothing(monkeypatch):
     assert np.array_equal(golden.forward(network, x[:1]), whole[:1])
 
 
-def test_pool_is_or_of_bits():
+def test_pool_is_or_of_bits_and_max_of_integers():
     x = random_stream(3, ir.Shape(5, 7, 3), ir.BIPOLAR, 4)
     got = golden.forward_layer(pool_layer((5, 7, 3), 2), x)
     expected = x[:, :4, :6].reshape(4, 2, 2, 3, 2, 3).any(axis=(2, 4))
     assert got.dtype == np.uint8 and np.array_equal(got, expected)
+    int4 = ir.DataType(4, signed=True)
+    x = -np.abs(random_stream(4, ir.Shape(7, 6, 2), int4, 3))     # mostly negative, so some maxima are
+    got = golden.forward_layer(pool_layer((7, 6, 2), 3, int4), x)
+    expected = x[:, :6].reshape(3, 2, 3, 2, 3, 2).max(axis=(2, 4))
+    assert got.dtype == np.int64 and np.array_equal(got, expected) and got.min() < 0
