@@ -160,6 +160,7 @@ def board_driver(built, monkeypatch):
         del sys.modules[name]
 
 
+@pytest.mark.rtl
 def test_driver_output_equals_nnabla_bit_for_bit(built, board_driver, tmp_path, capsys):
     out, meta, _ = built
     main, design = board_driver
@@ -174,6 +175,7 @@ def test_driver_output_equals_nnabla_bit_for_bit(built, board_driver, tmp_path, 
     assert "20 images in" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_driver_carries_the_codec_itself(built):
     out, meta, network = built
     package = out / "driver" / driver.PACKAGE
@@ -199,6 +201,7 @@ def test_driver_carries_the_codec_itself(built):
     assert "vivado/output/digits_mlp.bit" in readme
 
 
+@pytest.mark.slow
 def test_driver_errors_are_one_line(built, board_driver, tmp_path, capsys):
     out, _, _ = built
     main, design = board_driver
@@ -230,6 +233,7 @@ def test_codec_words_of_any_memory_width():
     assert np.array_equal(codec.unpack_frames(interface, packed.reshape(2, -1), (1, 1, 6)), scores)
 
 
+@pytest.mark.rtl
 def test_batches_split_at_the_dma_length_limit(built, board_driver, tmp_path, monkeypatch, capsys):
     out, meta, _ = built
     main, design = board_driver
@@ -265,6 +269,7 @@ def test_codec_packs_like_the_bit_layout_says(bits, lanes, width, signed):
     assert back.dtype == np.int64 and np.array_equal(back, values)
 
 
+@pytest.mark.rtl
 def test_accelerator_ends_a_batch_where_its_input_ends(built):
     """TLAST on the input's last frame only (how the DMA sends a batch) gives one output packet,
     TLAST on every frame gives one each; under random stalls on both sides."""
