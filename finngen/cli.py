@@ -6,11 +6,16 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from . import interrupt
 from .builddir import BuildDir
 from .errors import FinngenError, InputDataError, MismatchError, UsageError
+from .progress import Meter
+
+# seconds of RTL simulation per block of `finngen run --backend rtl` (one simulator start each)
+RTL_BLOCK_SECONDS = 10
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,6 +44,8 @@ def _parser():
     q.add_argument("--output", required=True, metavar="Y.npy", help="where to write the output")
     q.add_argument("--backend", choices=["golden", "rtl"], default="golden",
                    help="golden: the exact integer model (default); rtl: the build's Verilog in simulation")
+    q.add_argument("--progress", action="store_true",
+                   help="print images done and images/s to stderr even when it is not a terminal")
     simulator_option(q)
     model_options(q)
 
@@ -128,7 +135,7 @@ def _inspect(args):
 
 
 def _run(args):
-    from . import build, host
+    from . import host
     from .frontend import nnp
     from .frontend.streamline import streamline
     directory = Path(args.model)
@@ -140,40 +147,59 @@ def _run(args):
     else:
         network = streamline(nnp.read(args.model), _input_type(args))
     x = load_array(args.input)
+    host.check_input(network, x)
     if args.backend == "golden":
-        y = host.run_golden(network, x)
+        blocks = host.golden_blocks(network, x)
     else:
-        stream = host.encode_input(network, x)
         print(f"finngen: simulating {len(x)} images in {args.simulator}...", file=sys.stderr, flush=True)
-        out, _ = build.simulate(directory, network, stream, simulator=args.simulator)
-        y = host.decode_output(network, out)
-    save_array(args.output, y)
-    print(f"wrote {args.output}: {y.shape[0]} images, output {y.shape[1:]} float32 ({args.backend})",
+        blocks = _rtl_blocks(directory, network, x, args.simulator)
+    with Meter(len(x), force=args.progress) as meter:
+        shape = save_blocks(args.output, len(x), blocks, meter)
+    print(f"wrote {args.output}: {shape[0]} images, output {shape[1:]} float32 ({args.backend})",
           file=sys.stderr)
 
 
+def _rtl_blocks(directory, network, x, simulator):
+    """nnabla's output from the build's RTL, simulated in blocks of frames that grow to about
+    ``RTL_BLOCK_SECONDS`` each, so that progress shows and only a block is in memory."""
+    from . import build, host
+    for _ in host.encode_blocks(network, x, 4096):
+        pass    # every image checked before minutes of simulation
+    first, size = 0, 16
+    while first < len(x):
+        started = time.monotonic()
+        (stream,) = host.encode_blocks(network, x[first:first + size], size)
+        out, _ = build.simulate(directory, network, stream, simulator=simulator)
+        yield host.decode_output(network, out)
+        first += len(stream)
+        size = min(4096, max(16, int(size * RTL_BLOCK_SECONDS / max(time.monotonic() - started, 1e-3))))
+
+
 def load_array(path):
-    import numpy as np
+    """The .npy array at ``path``, read a block at a time when it is used (see finngen.npyfile)."""
+    from .npyfile import NpyFile
     path = Path(path)
     if not path.is_file():
         raise InputDataError(f"{path}: no such file", fix="give a .npy file saved with numpy.save")
     try:
-        return np.load(path, allow_pickle=False)
+        return NpyFile(path)
     except (ValueError, OSError, EOFError) as e:
         raise InputDataError(f"{path}: not a readable .npy array ({e})", fix="save the images with numpy.save")
 
 
-def save_array(path, array):
-    """Write ``array`` to ``path`` through a temporary file, so no half-written file is left."""
-    import numpy as np
+def save_blocks(path, total, blocks, meter) -> tuple:
+    """Write ``blocks`` (arrays of ``total`` rows in all) to ``path`` as one .npy array, through a
+    temporary file so that no half-written file is left; return the array's shape."""
+    from .npyfile import write_blocks
     path = Path(path)
     if not path.parent.is_dir():
         raise UsageError(f"{path.parent}: the output directory does not exist")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
+        shape = write_blocks(tmp, total, blocks, meter.update)
         os.replace(tmp, path)
+        return shape
     except BaseException:
         os.unlink(tmp)
         raise

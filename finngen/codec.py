@@ -37,9 +37,8 @@ def input_range(bits, signed):
     return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
 
 
-def encode_input(spec_input, x) -> np.ndarray:
-    """Check ``x`` (N, *input shape) and return the input stream (N, H, W, C)."""
-    x = np.asarray(x)
+def check_array(spec_input, x):
+    """Raise :class:`InputError` unless ``x`` is a non-empty array of numbers (N, *input shape)."""
     expected = tuple(spec_input["shape"])
     if x.ndim != len(expected) + 1 or tuple(x.shape[1:]) != expected:
         raise InputError(f"input has shape {x.shape}, but the model takes (N, {', '.join(map(str, expected))})",
@@ -48,7 +47,14 @@ def encode_input(spec_input, x) -> np.ndarray:
         raise InputError("input holds no images", fix="give at least one image")
     if x.dtype.kind not in "biuf":
         raise InputError(f"input has dtype {x.dtype}, not a number type", fix="save a float32 or integer array")
-    _first_bad(x, ~np.isfinite(x) if x.dtype.kind == "f" else None, "is not a finite number")
+
+
+def encode_input(spec_input, x, first=0) -> np.ndarray:
+    """Check ``x`` (N, *input shape) and return the input stream (N, H, W, C). ``x`` may be a
+    block of a larger input that starts at image ``first``: messages give the index in the whole."""
+    x = np.asarray(x)
+    check_array(spec_input, x)
+    _first_bad(x, ~np.isfinite(x) if x.dtype.kind == "f" else None, "is not a finite number", first=first)
     if spec_input["binarize"]:
         # BinaryTanh: exactly 0 gives -1, like any x <= 0
         values = (x > 0).astype(np.uint8)
@@ -56,18 +62,25 @@ def encode_input(spec_input, x) -> np.ndarray:
         bits, signed = spec_input["bits"], spec_input["signed"]
         lo, hi = input_range(bits, signed)
         _first_bad(x, x != np.round(x) if x.dtype.kind == "f" else None,
-                   "is not an integer", "the model's first layer takes integers: quantize the images first")
+                   "is not an integer", "the model's first layer takes integers: quantize the images first", first)
         _first_bad(x, (x < lo) | (x > hi), f"is outside the {'int' if signed else 'uint'}{bits} input range "
-                                           f"[{lo}, {hi}]", "set --input-bits/--input-signed to the range the images use")
+                                           f"[{lo}, {hi}]", "set --input-bits/--input-signed to the range the images use",
+                   first)
         values = x.astype(np.int64)
     return to_stream(values)
 
 
-def _first_bad(x, bad, what, fix=None):
+def holding(bits):
+    """The narrowest numpy integer type that holds every ``bits``-bit element, signed or not."""
+    return np.int16 if bits <= 8 else np.int32 if bits <= 16 else np.int64
+
+
+def _first_bad(x, bad, what, fix=None, first=0):
     if bad is None or not bad.any():
         return
     index = tuple(int(i) for i in np.argwhere(bad)[0])
-    raise InputError(f"input value at index {index} ({x[index]!r}) {what}", fix=fix)
+    whole = (first + index[0],) + index[1:]
+    raise InputError(f"input value at index {whole} ({x[index]!r}) {what}", fix=fix)
 
 
 def to_stream(values):
@@ -144,31 +157,50 @@ _expf = None
 
 def pack_words(values, bits: int, lanes: int, width: int) -> np.ndarray:
     """Pack elements (..., n) into stream words (..., n / lanes, width / 8) of little-endian bytes:
-    element i of a word at bits [i * bits, (i + 1) * bits), two's complement, zero above."""
-    v = np.asarray(values, dtype=np.int64) & ((1 << bits) - 1)
-    v = v.reshape(v.shape[:-1] + (v.shape[-1] // lanes, lanes))
-    b = ((v[..., None] >> np.arange(bits)) & 1).astype(np.uint8).reshape(v.shape[:-1] + (lanes * bits,))
-    b = np.concatenate([b, np.zeros(b.shape[:-1] + (width - lanes * bits,), np.uint8)], axis=-1)
-    return np.packbits(b, axis=-1, bitorder="little")
+    element i of a word at bits [i * bits, (i + 1) * bits), two's complement, zero above.
+
+    Whole-array numpy throughout: elements of 8, 16, 32 or 64 bits are their own little-endian
+    bytes, 1-bit elements go through ``packbits``; other widths are spread into bits first."""
+    v = np.asarray(values)
+    shape = v.shape[:-1] + (v.shape[-1] // lanes,)
+    v = v.reshape(shape + (lanes,))
+    if bits in (8, 16, 32, 64):
+        data = v.astype(f"<u{bits // 8}").view(np.uint8)    # astype wraps negatives to two's complement
+    elif bits == 1:
+        data = np.packbits(v & 1, axis=-1, bitorder="little")
+    else:
+        v = v.astype(np.int64) & ((1 << bits) - 1)
+        b = ((v[..., None] >> np.arange(bits)) & 1).astype(np.uint8).reshape(shape + (lanes * bits,))
+        data = np.packbits(b, axis=-1, bitorder="little")
+    words = np.zeros(shape + (width // 8,), np.uint8)
+    words[..., :data.shape[-1]] = data
+    return words
 
 
 def unpack_words(words, bits: int, lanes: int, signed: bool) -> np.ndarray:
-    """The inverse of :func:`pack_words`: words (..., beats, width / 8) to elements (..., beats * lanes)."""
+    """The inverse of :func:`pack_words`: words (..., beats, width / 8) to int64 elements (..., beats * lanes)."""
     words = np.asarray(words, dtype=np.uint8)
-    b = np.unpackbits(words, axis=-1, bitorder="little")[..., :lanes * bits]
-    b = b.reshape(b.shape[:-1] + (lanes, bits)).astype(np.int64)
-    v = (b << np.arange(bits)).sum(axis=-1)
-    if signed:
-        v = np.where(v >= 1 << (bits - 1), v - (1 << bits), v)
+    if bits in (8, 16, 32, 64):
+        data = np.ascontiguousarray(words[..., :lanes * bits // 8])
+        v = data.view(f"<{'i' if signed else 'u'}{bits // 8}").astype(np.int64)
+    elif bits == 1:
+        v = np.unpackbits(words, axis=-1, count=lanes, bitorder="little").astype(np.int64)
+        v = -v if signed else v     # a signed 1-bit element is 0 or -1
+    else:
+        b = np.unpackbits(words, axis=-1, bitorder="little")[..., :lanes * bits]
+        b = b.reshape(b.shape[:-1] + (lanes, bits)).astype(np.int64)
+        v = (b << np.arange(bits)).sum(axis=-1)
+        if signed:
+            v = np.where(v >= 1 << (bits - 1), v - (1 << bits), v)
     return v.reshape(v.shape[:-2] + (-1,))
 
 
 def pack_frames(interface, stream, width=None) -> np.ndarray:
     """Input streams (N, H, W, C) as words (N, beats, width / 8). ``width`` is the word size in
     memory (default: the accelerator's ``in_width``); a wider word carries one beat zero-extended."""
-    stream = np.asarray(stream)
-    return pack_words(stream.reshape(len(stream), -1), interface["in_bits"], interface["in_lanes"],
-                      width or interface["in_width"])
+    bits = interface["in_bits"]
+    stream = np.ascontiguousarray(stream, dtype=holding(bits))    # one pass into raster order
+    return pack_words(stream.reshape(len(stream), -1), bits, interface["in_lanes"], width or interface["in_width"])
 
 
 def unpack_frames(interface, words, stream_shape) -> np.ndarray:

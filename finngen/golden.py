@@ -1,43 +1,73 @@
 """The golden model: an exact integer implementation of the layer IR, the reference for all hardware.
 
 Streams are numpy arrays (N, H, W, C) in the IR's stream order, holding bits (1 = +1) for
-bipolar data and integers otherwise. Binary layers compute XNOR-popcount on bit-packed words,
-as the hardware does; padding taps are masked out, so they contribute 0.
+bipolar data and integers otherwise.
+
+Inside, a layer's input is a float array of its bits (1.0 or 0.0) or integers, and its sums
+come from one BLAS matrix product of the input windows with the weights. That is exact, not
+approximate: every term and every partial sum is an integer no larger than ``2 * fan_in *
+max|x|``, and a float holds every integer up to 2**24 (float32) or 2**53 (float64);
+:func:`_exact_dtype` picks float32 when the layer's bound allows it. On bits b the +-1 sum
+is ``s = sum w (2b - 1) = g - c`` with ``g = sum 2w b`` the product and ``c = sum w`` over the
+taps inside the image, a constant per output pixel: so a layer's output bit is ``g >= t + c``
+and needs no conversion to +-1. Padding taps are zeros in the padded input and outside ``c``,
+so they contribute 0 as the IR says. Measured against XNOR-popcount on packed words in numpy,
+the product runs CNV about seven times faster (docs/benchmarks.md).
 """
+import functools
+
 import numpy as np
 
 from . import ir
 
-# Memory per block of the XNOR-popcount: bounds the (pixels, neurons, words) temporaries.
-_BLOCK_ELEMENTS = 1 << 22
+# The largest temporary (a block of images' input windows) stays near this many bytes, so
+# memory is bounded however many images a run has. Blocks that stay in the cache are faster:
+# measured, the digits CNN runs 1.7 times faster at 2 MiB than at 64 MiB; CNV is the same.
+BLOCK_BYTES = 1 << 21
 
 
 def forward(network: ir.Network, x):
     """Run every layer on an input stream; return the last layer's output stream."""
-    for layer in network.layers:
-        x = forward_layer(layer, x)
-    return x
+    x = np.asarray(x)
+    step = block_images(network)
+    return np.concatenate(list(forward_blocks(network, (x[i:i + step] for i in range(0, max(len(x), 1), step)))))
+
+
+def forward_blocks(network: ir.Network, blocks):
+    """The last layer's output stream for each input stream of ``blocks`` (an iterable), the
+    layers prepared once for all; blocks of :func:`block_images` images keep memory bounded."""
+    layers = [_compile(layer) for layer in network.layers]
+    for x in blocks:
+        values = _encode(network.layers[0], x)
+        for layer in layers:
+            values = layer(values)
+        yield _decode(network.last, values)
+
+
+def block_images(network: ir.Network) -> int:
+    """Images per block of :func:`forward`, so that its temporaries stay near :data:`BLOCK_BYTES`."""
+    per_image = max(_bytes_per_image(layer) for layer in network.layers)
+    return max(1, BLOCK_BYTES // per_image)
 
 
 def forward_layer(layer, x):
     """One layer on a stream (N, H, W, C) of its input type; returns its output stream."""
-    shape = layer.in_shape
-    # a fully connected layer takes the HWC-ordered stream as one 1 x 1 x N pixel
-    x = np.asarray(x).reshape(-1, shape.height, shape.width, shape.channels)
-    if isinstance(layer, ir.PoolLayer):
-        return max_pool(x, layer.kernel)
-    if isinstance(layer, ir.SumPoolLayer):
-        return sum_pool(layer, x)
-    s = accumulate(layer, x)
-    if layer.threshold is None:
-        return s
-    return ((s >= layer.threshold) != layer.invert).astype(np.uint8)
+    return _decode(layer, _compile(layer)(_encode(layer, x)))
+
+
+def accumulate(layer: ir.MatrixLayer, x):
+    """The integer sums s, (N, H', W', MH), of a matrix layer."""
+    return _compile(layer, sums=True)(_encode(layer, x)).astype(np.int64)
 
 
 def max_pool(x, k):
+    """Max pooling with kernel == stride on (N, H, W, C), dropping what does not fill a window;
+    on bits, the OR. One maximum per tap of strided views: faster than a reduction over two axes."""
     n, h, w, c = x.shape
-    h, w = h // k, w // k
-    return x[:, :h * k, :w * k].reshape(n, h, k, w, k, c).max(axis=(2, 4))
+    rows = x[:, :h // k * k].reshape(n, h // k, k, w, c)
+    rows = functools.reduce(np.maximum, (rows[:, :, i] for i in range(k)))
+    cols = rows[:, :, :w // k * k].reshape(n, h // k, w // k, k, c)
+    return functools.reduce(np.maximum, (cols[:, :, :, i] for i in range(k)))
 
 
 def sum_pool(layer: ir.SumPoolLayer, x):
@@ -67,37 +97,93 @@ def windows(layer: ir.MatrixLayer, x):
     return vectors, valid
 
 
-def accumulate(layer: ir.MatrixLayer, x):
-    """The integer sums s, (N, H', W', MH), of a matrix layer."""
-    vectors, valid = windows(layer, x)
-    n, h, w, fan_in = vectors.shape
-    if not layer.in_type.bipolar:
-        signs = np.where(layer.weights, 1, -1).astype(np.int64)
-        return (vectors.reshape(-1, fan_in).astype(np.int64) @ signs.T).reshape(n, h, w, -1)
-    a = _pack(vectors.reshape(-1, fan_in).astype(bool))
-    m = np.broadcast_to(_pack(valid.reshape(-1, fan_in))[None], (n,) + (h * w, a.shape[-1])).reshape(a.shape)
-    wp = _pack(layer.weights)
-    n_valid = valid.reshape(h * w, fan_in).sum(axis=1)
-    n_valid = np.broadcast_to(n_valid[None], (n, h * w)).reshape(-1)
-    block = max(1, _BLOCK_ELEMENTS // max(1, wp.shape[0] * wp.shape[1]))
-    s = np.empty((a.shape[0], wp.shape[0]), np.int64)
-    for i in range(0, a.shape[0], block):
-        agree = ~(a[i:i + block, None, :] ^ wp[None]) & m[i:i + block, None, :]
-        s[i:i + block] = 2 * _popcount(agree).sum(axis=-1) - n_valid[i:i + block, None]
-    return s.reshape(n, h, w, -1)
+def _encode(layer, stream):
+    """A stream of ``layer``'s input type as float values (N, H, W, C): bits or integers."""
+    stream = np.asarray(stream)
+    values = stream != 0 if layer.in_type.bipolar else stream
+    return values.astype(_exact_dtype(layer)).reshape((-1,) + _hwc(layer.in_shape))
 
 
-def _pack(bits):
-    """Pack the last axis into little-endian uint64 words (zero-filled at the end)."""
-    packed = np.packbits(bits, axis=-1, bitorder="little")
-    pad = (-packed.shape[-1]) % 8
-    packed = np.pad(packed, [(0, 0)] * (packed.ndim - 1) + [(0, pad)])
-    return np.ascontiguousarray(packed).view(np.uint64)
+def _decode(layer, values):
+    """Float values back to ``layer``'s output stream: bits, or int64 sums."""
+    if layer.out_type.bipolar:
+        return (values > 0).astype(np.uint8)
+    return values.astype(np.int64)
 
 
-def _popcount(v):
-    """Bits set in each uint64 (numpy 1.26 has no bitwise_count)."""
-    v = v - ((v >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    v = (v & np.uint64(0x3333333333333333)) + ((v >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    v = (v + (v >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return ((v * np.uint64(0x0101010101010101)) >> np.uint64(56)).astype(np.int64)
+def _compile(layer, sums=False):
+    """The layer as a function from input values (N, H, W, C) to output values (bits, or the
+    sums if ``sums`` or it is the last layer), with its weights and thresholds prepared once
+    for all blocks."""
+    shape = _hwc(layer.in_shape)
+    if isinstance(layer, ir.PoolLayer):
+        return lambda values: max_pool(values.reshape((-1,) + shape), layer.kernel)
+    if isinstance(layer, ir.SumPoolLayer):
+        return lambda values: sum_pool(layer, values.reshape((-1,) + shape))
+    dtype = _exact_dtype(layer)
+    out = layer.out_shape
+    if sums or layer.threshold is None:
+        flip, threshold = np.ones(layer.out_channels), np.zeros(layer.out_channels)
+    else:
+        # inverted channels fire below the threshold: s < t is -s >= 1 - t on integers
+        flip = np.where(layer.invert, -1, 1)
+        threshold = np.where(layer.invert, 1 - layer.threshold, layer.threshold)
+    weights = np.where(layer.weights, 1, -1).T * flip     # (fan_in, MH), in {-1, +1}
+    if layer.in_type.bipolar:
+        _, valid = windows(layer, np.zeros((1,) + shape, bool))
+        offset = valid.reshape(out.pixels, -1).astype(float) @ weights     # c per output pixel and channel
+        weights = 2 * weights
+    else:
+        offset = np.zeros((1, layer.out_channels))
+    weights = weights.astype(dtype)
+    # as (pixels, MH) or (1, MH) tables, broadcast over the images
+    offset, level = offset.astype(dtype), (threshold + offset).astype(dtype)
+
+    def run(values):
+        g = _product(layer, values.reshape((-1,) + shape), weights).reshape(-1, len(offset), out.channels)
+        if sums or layer.threshold is None:
+            return (g - offset).reshape((-1,) + _hwc(out))
+        return np.greater_equal(g, level, out=np.empty(g.shape, dtype)).reshape((-1,) + _hwc(out))
+    return run
+
+
+def _hwc(shape: ir.Shape):
+    # a fully connected layer takes the HWC-ordered stream as one 1 x 1 x N pixel
+    return (shape.height, shape.width, shape.channels)
+
+
+def _product(layer, values, weights):
+    """The windows of every output pixel times ``weights``: (N * H' * W', MH)."""
+    columns = _im2col(layer, values.astype(weights.dtype, copy=False)).reshape(-1, layer.fan_in)
+    return columns @ weights
+
+
+def _im2col(layer, values):
+    """The windows of every output pixel, (N, H', W', k, k, C): padding taps are 0."""
+    k, s, p = layer.kernel, layer.stride, layer.pad
+    n, c = len(values), layer.in_shape.channels
+    out = layer.out_shape
+    if k == 1 and s == 1 and p == 0:
+        return values
+    if p:
+        values = np.pad(values, ((0, 0), (p, p), (p, p), (0, 0)))
+    columns = np.empty((n, out.height, out.width, k, k, c), values.dtype)
+    for ky in range(k):
+        for kx in range(k):
+            columns[:, :, :, ky, kx] = values[:, ky:ky + s * out.height:s, kx:kx + s * out.width:s]
+    return columns
+
+
+def _exact_dtype(layer):
+    """float32 when every partial sum of the layer (and its thresholds and offsets, up to one
+    more) stays below 2**24, float64 otherwise."""
+    largest = 2 if layer.in_type.bipolar else max(-layer.in_type.min, layer.in_type.max)
+    fan_in = layer.fan_in if isinstance(layer, ir.MatrixLayer) else 1
+    return np.float32 if fan_in * largest < 1 << 24 else np.float64
+
+
+def _bytes_per_image(layer):
+    if isinstance(layer, (ir.PoolLayer, ir.SumPoolLayer)):
+        return layer.in_shape.size * 8
+    itemsize = np.dtype(_exact_dtype(layer)).itemsize
+    return (layer.out_shape.pixels * (layer.fan_in + layer.out_channels) + layer.in_shape.size) * itemsize

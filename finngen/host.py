@@ -28,8 +28,29 @@ def spec(network: ir.Network, interface: dict | None = None) -> dict:
 
 def encode_input(network: ir.Network, x) -> np.ndarray:
     """Check ``x`` (N, *input shape) and return the input stream (N, H, W, C)."""
+    x = np.asarray(x)
+    return next(encode_blocks(network, x, max(len(x), 1) if x.ndim else 1))
+
+
+def check_input(network: ir.Network, x):
+    """Raise :class:`InputDataError` unless ``x`` is a non-empty array of numbers (N, *input shape)."""
     try:
-        return codec.encode_input(spec(network)["input"], x)
+        codec.check_array(spec(network)["input"], x)
+    except codec.InputError as e:
+        raise InputDataError(str(e), fix=e.fix) from None
+
+
+def encode_blocks(network: ir.Network, x, size: int):
+    """Check ``x`` (N, *input shape) and yield its input stream in blocks of ``size`` images, so
+    that only one block is in memory; an error names the
+    index in the whole of ``x`` (an array, or an array-like with its shape, ndim, dtype and
+    slices, such as :class:`finngen.npyfile.NpyFile`)."""
+    x = x if hasattr(x, "shape") else np.asarray(x)
+    spec_input = spec(network)["input"]
+    check_input(network, x)
+    try:
+        for first in range(0, len(x), size):
+            yield codec.encode_input(spec_input, x[first:first + size], first)
     except codec.InputError as e:
         raise InputDataError(str(e), fix=e.fix) from None
 
@@ -41,7 +62,14 @@ def decode_output(network: ir.Network, y) -> np.ndarray:
 
 def run_golden(network: ir.Network, x) -> np.ndarray:
     """nnabla's output for input ``x``, computed by the golden model."""
-    return decode_output(network, golden.forward(network, encode_input(network, x)))
+    return np.concatenate(list(golden_blocks(network, x)))
+
+
+def golden_blocks(network: ir.Network, x):
+    """nnabla's output for input ``x`` block by block, in bounded memory (see :func:`encode_blocks`)."""
+    streams = encode_blocks(network, x, golden.block_images(network))
+    for y in golden.forward_blocks(network, streams):
+        yield decode_output(network, y)
 
 
 def nnabla_input(network: ir.Network, stream) -> np.ndarray:

@@ -10,7 +10,8 @@
 #
 # The block design: the Zynq PS clocks the programmable logic at the build's clock; an AXI DMA
 # in simple mode reads the input words from DDR through the PS's HP port into the accelerator's
-# s_axis and writes its m_axis back (a transfer ends at each frame's TLAST); the PS programs the
+# s_axis and writes its m_axis back, a batch of frames per transfer (the accelerator sets TLAST
+# on the last frame of a batch, as the DMA set it on the input); the PS programs the
 # DMA through its GP port. Every value below was filled in by finngen from build.json and the
 # board file, each quoted so that it is taken literally.
 
@@ -66,9 +67,11 @@ proc connect_stream {name master master_bits slave slave_bits} {
         set pad [expr {$slave_bits - $master_bits}]
         set remap "${pad}'b[string repeat 0 $pad],tdata\[[expr {$master_bits - 1}]:0\]"
     }
+    # TLAST passes through: the DMA ends a batch's transfer with it, the accelerator answers in kind
     set_property -dict [list CONFIG.S_TDATA_NUM_BYTES [expr {$master_bits / 8}] \
                              CONFIG.M_TDATA_NUM_BYTES [expr {$slave_bits / 8}] \
-                             CONFIG.TDATA_REMAP $remap] $cell
+                             CONFIG.TDATA_REMAP $remap \
+                             CONFIG.S_HAS_TLAST 1 CONFIG.M_HAS_TLAST 1 CONFIG.TLAST_REMAP tlast\[0\]] $cell
     connect_bd_intf_net [get_bd_intf_pins $master] [get_bd_intf_pins $name/S_AXIS]
     connect_bd_intf_net [get_bd_intf_pins $name/M_AXIS] [get_bd_intf_pins $slave]
     connect_bd_net [get_bd_pins $::pl_clk] [get_bd_pins $name/aclk]
@@ -168,11 +171,6 @@ foreach pin {s_axi_lite_aclk m_axi_mm2s_aclk m_axi_s2mm_aclk} {
 connect_bd_net [get_bd_pins reset/peripheral_aresetn] [get_bd_pins axi_dma_0/axi_resetn]
 connect_stream to_accelerator axi_dma_0/M_AXIS_MM2S $in_dma_width accelerator/s_axis $in_width
 connect_stream from_accelerator accelerator/m_axis $out_width axi_dma_0/S_AXIS_S2MM $out_dma_width
-if {$out_width != $out_dma_width} {
-    # the DMA ends each transfer at TLAST: it must pass through
-    set_property -dict [list CONFIG.S_HAS_TLAST 1 CONFIG.M_HAS_TLAST 1 CONFIG.TLAST_REMAP tlast\[0\]] \
-        [get_bd_cells from_accelerator]
-}
 
 # Registers: PS GP master -> AXI interconnect -> DMA. Data: both DMA masters -> SmartConnect -> HP.
 create_bd_cell -type ip -vlnv xilinx.com:ip:axi_interconnect control

@@ -17,7 +17,7 @@ import pytest
 from examples.digits_data import load_split
 from examples_models import MODELS
 from finngen.board import boards, driver, vivado
-from finngen import build, codec, host, rtlsim
+from finngen import build, codec, golden, host, rtlsim
 from finngen.builddir import BuildDir
 from examples.nnp_files import forward_saved
 
@@ -50,7 +50,9 @@ def allocate(shape, dtype):
 
 class BlockDesign:
     """The overlay's programmable logic: the DMA's stream ends, the subset converters and the
-    accelerator, simulated when the driver asks for an output that has not been computed."""
+    accelerator. A send is one packet (the MM2S channel sets TLAST on its last word); when the
+    driver waits for a receive, the RTL simulation runs the packets sent so far as they are, and
+    each packet of output, up to the TLAST the accelerator sets, fills one receive."""
 
     def __init__(self, directory, network, board):
         self.directory = directory
@@ -62,57 +64,59 @@ class BlockDesign:
             "c_m_axi_mm2s_data_width": str(max(self.layout["in_width"], board.dma_width_bits)),
             "c_m_axi_s2mm_data_width": str(max(self.layout["out_width"], board.dma_width_bits))}
         self.beats_in = network.input.stream_shape.size // self.interface["in_lanes"]
-        self.sent = bytearray()
+        self.packets = []
         self.results = collections.deque()
-        self.simulations = []
+        self.sends, self.receives = [], []     # frames per DMA transfer
 
     def mm2s(self, data):
-        self.sent += data
+        words = np.frombuffer(data, np.uint8).reshape(-1, self.layout["in_width"] // 8)
+        self.packets.append(words)
+        self.sends.append(len(words) // self.beats_in)
 
     def s2mm(self, region):
         if not self.results:
             self._simulate()
-        frame = self.results.popleft()
-        if len(frame) > len(region):
+        packet = self.results.popleft()
+        if len(packet) > len(region):
             raise RuntimeError("DMA Internal Error (the packet is longer than the buffer)")
-        region[:len(frame)] = frame
-        return len(frame)
+        assert len(packet) == len(region), "TLAST came before the end of the batch"
+        region[:] = packet
+        self.receives.append(len(packet) // (self.interface["out_beats"] * self.layout["out_width"] // 8))
 
     def _simulate(self):
         i = self.interface
-        words = np.frombuffer(bytes(self.sent), np.uint8).reshape(-1, self.layout["in_width"] // 8)
-        self.sent.clear()
-        # to_accelerator keeps the low in_width bits of every word
-        frames = words[:, :i["in_width"] // 8].reshape(-1, self.beats_in, i["in_width"] // 8)
-        result = rtlsim.run(BuildDir(self.directory).verilog, frames, BuildDir(self.directory).sim)
-        beats = result.outputs.reshape(len(frames), i["out_beats"], i["out_width"] // 8)
-        # from_accelerator zero-extends every beat to the DMA's word
-        pad = self.layout["out_width"] // 8 - beats.shape[-1]
-        self.results.extend(np.pad(beats, ((0, 0), (0, 0), (0, pad))).reshape(len(frames), -1))
-        self.simulations.append(len(frames))
+        # to_accelerator keeps the low in_width bits of every word; one packet is one cocotb frame
+        for words in self.packets:
+            packet = words[None, :, :i["in_width"] // 8]
+            result = rtlsim.run(BuildDir(self.directory).verilog, packet, BuildDir(self.directory).sim)
+            assert len(result.last_beat_cycles) == 1, "one TLAST per packet"
+            beats = result.outputs.reshape(-1, i["out_width"] // 8)
+            # from_accelerator zero-extends every beat to the DMA's word
+            pad = self.layout["out_width"] // 8 - beats.shape[-1]
+            self.results.append(np.pad(beats, ((0, 0), (0, pad))).reshape(-1))
+        self.packets.clear()
 
 
 class Channel:
     def __init__(self, design, send):
-        self.design, self.send, self.busy = design, send, False
+        self.design, self.send, self.region = design, send, None
         key = "c_m_axi_mm2s_data_width" if send else "c_m_axi_s2mm_data_width"
         self.align = int(design.parameters[key]) // 8
 
     def transfer(self, array, start=0, nbytes=0):
-        assert not self.busy, "transfer on a channel that is not idle"
+        assert self.region is None, "transfer on a channel that is not idle"
         nbytes = nbytes or array.nbytes - start
         assert (array.physical_address + start) % self.align == 0, "unaligned DMA transfer"
         assert nbytes < 1 << vivado.LENGTH_BITS and array.flags.c_contiguous
-        region = array.reshape(-1).view(np.uint8)[start:start + nbytes]
-        self.busy = True
+        self.region = array.reshape(-1).view(np.uint8)[start:start + nbytes]
         if self.send:
-            self.design.mm2s(region.tobytes())
-        else:
-            self.design.s2mm(region)
+            self.design.mm2s(self.region.tobytes())
 
     def wait(self):
-        assert self.busy, "wait without a transfer"
-        self.busy = False
+        assert self.region is not None, "wait without a transfer"
+        if not self.send:
+            self.design.s2mm(self.region)
+        self.region = None
 
 
 class Overlay:
@@ -155,6 +159,7 @@ def board_driver(built, monkeypatch):
         del sys.modules[name]
 
 
+@pytest.mark.rtl
 def test_driver_output_equals_nnabla_bit_for_bit(built, board_driver, tmp_path, capsys):
     out, meta, _ = built
     main, design = board_driver
@@ -165,10 +170,11 @@ def test_driver_output_equals_nnabla_bit_for_bit(built, board_driver, tmp_path, 
     expected = forward_saved(out / "model.nnp", meta.network, images)
     assert got.dtype == np.float32 and got.shape == expected.shape == (20, 10)
     assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))
-    assert design.simulations == [8, 8, 4], "one DMA send per batch"
+    assert design.sends == design.receives == [8, 8, 4], "one DMA send and one receive per batch"
     assert "20 images in" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_driver_carries_the_codec_itself(built):
     out, meta, network = built
     package = out / "driver" / driver.PACKAGE
@@ -194,6 +200,7 @@ def test_driver_carries_the_codec_itself(built):
     assert "vivado/output/digits_mlp.bit" in readme
 
 
+@pytest.mark.slow
 def test_driver_errors_are_one_line(built, board_driver, tmp_path, capsys):
     out, _, _ = built
     main, design = board_driver
@@ -210,7 +217,7 @@ def test_driver_errors_are_one_line(built, board_driver, tmp_path, capsys):
     design.parameters["c_s_axis_s2mm_tdata_width"] = "64"
     assert main(["--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy")]) == 2
     assert "c_s_axis_s2mm_tdata_width = 64, this driver expects 32" in capsys.readouterr().err
-    assert design.simulations == []
+    assert design.sends == design.receives == []
 
 
 def test_codec_words_of_any_memory_width():
@@ -223,3 +230,58 @@ def test_codec_words_of_any_memory_width():
     scores = np.array([-512, 511, -1, 0, 7, -7] * 2).reshape(2, 1, 1, 6)
     packed = codec.pack_words(scores.reshape(2, 6), 10, 2, 32)
     assert np.array_equal(codec.unpack_frames(interface, packed.reshape(2, -1), (1, 1, 6)), scores)
+
+
+@pytest.mark.rtl
+def test_batches_split_at_the_dma_length_limit(built, board_driver, tmp_path, monkeypatch, capsys):
+    out, meta, _ = built
+    main, design = board_driver
+    in_bytes = design.beats_in * design.layout["in_width"] // 8
+    monkeypatch.setitem(sys.modules[driver.PACKAGE].SPEC["dma"], "max_transfer_bytes", 5 * in_bytes + 3)
+    images = load_split()[2][20:32]
+    np.save(tmp_path / "x.npy", images)
+    assert main(["--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"), "--batch", "100"]) == 0
+    assert design.sends == design.receives == [5, 5, 2]
+    assert "(batches of 5," in capsys.readouterr().out
+    expected = forward_saved(out / "model.nnp", meta["network"], images)
+    assert np.array_equal(np.load(tmp_path / "y.npy").view(np.uint32), expected.view(np.uint32))
+
+
+@pytest.mark.parametrize("bits,lanes,width,signed", [
+    (1, 7, 8, False), (1, 64, 64, False), (1, 3, 32, True), (8, 3, 32, False), (8, 4, 32, True),
+    (16, 2, 32, True), (16, 1, 16, False), (4, 5, 24, True), (12, 2, 32, True), (11, 1, 16, True), (3, 3, 16, False)])
+def test_codec_packs_like_the_bit_layout_says(bits, lanes, width, signed):
+    """Every packing path against the layout spelled out bit by bit: element i of a beat at
+    bits [i * bits, (i + 1) * bits) of the little-endian word, two's complement, zeros above."""
+    rng = np.random.default_rng(bits * 100 + lanes)
+    lo, hi = codec.input_range(bits, signed)
+    values = rng.integers(lo, hi + 1, (3, 4 * lanes))
+    words = codec.pack_words(values, bits, lanes, width)
+    assert words.shape == (3, 4, width // 8) and words.dtype == np.uint8
+    for n in range(3):
+        for beat in range(4):
+            word = int.from_bytes(words[n, beat].tobytes(), "little")
+            expected = sum((int(v) & ((1 << bits) - 1)) << (i * bits)
+                           for i, v in enumerate(values[n, beat * lanes:(beat + 1) * lanes]))
+            assert word == expected
+    back = codec.unpack_words(words, bits, lanes, signed)
+    assert back.dtype == np.int64 and np.array_equal(back, values)
+
+
+@pytest.mark.rtl
+def test_accelerator_ends_a_batch_where_its_input_ends(built):
+    """TLAST on the input's last frame only (how the DMA sends a batch) gives one output packet,
+    TLAST on every frame gives one each; under random stalls on both sides."""
+    out, _, network = built
+    built_dir = BuildDir.open(out)
+    interface = built_dir.interface
+    stream = host.encode_input(network, load_split()[2][:6])
+    frames = codec.pack_frames(interface, stream)
+    expected = codec.pack_words(golden.forward(network, stream).reshape(6, -1), interface["out_bits"],
+                                interface["out_lanes"], interface["out_width"])
+    verilog, work = built_dir.verilog, built_dir.sim
+    batch = rtlsim.run(verilog, frames.reshape(1, -1, frames.shape[-1]), work, seed=3, stall_in=0.3,
+                       stall_out=0.3, burst=4)
+    assert len(batch.last_beat_cycles) == 1 and np.array_equal(batch.outputs.reshape(-1), expected.reshape(-1))
+    each = rtlsim.run(verilog, frames, work, seed=4, stall_in=0.3, stall_out=0.3, burst=4)
+    assert len(each.last_beat_cycles) == 6 and np.array_equal(each.outputs, expected.reshape(6, -1))

@@ -219,7 +219,8 @@ def test_ultrascale_project_with_stream_adapters(standins, tmp_path):
     assert (dma["CONFIG.c_m_axis_mm2s_tdata_width"], dma["CONFIG.c_s_axis_s2mm_tdata_width"]) == ("32", "32")
     assert (dma["CONFIG.c_m_axi_mm2s_data_width"], dma["CONFIG.c_addr_width"]) == ("128", "64")
     assert _properties(calls, "to_accelerator") == {
-        "CONFIG.S_TDATA_NUM_BYTES": "4", "CONFIG.M_TDATA_NUM_BYTES": "3", "CONFIG.TDATA_REMAP": "tdata[23:0]"}
+        "CONFIG.S_TDATA_NUM_BYTES": "4", "CONFIG.M_TDATA_NUM_BYTES": "3", "CONFIG.TDATA_REMAP": "tdata[23:0]",
+        "CONFIG.S_HAS_TLAST": "1", "CONFIG.M_HAS_TLAST": "1", "CONFIG.TLAST_REMAP": "tlast[0]"}
     assert _properties(calls, "from_accelerator") == {
         "CONFIG.S_TDATA_NUM_BYTES": "3", "CONFIG.M_TDATA_NUM_BYTES": "4",
         "CONFIG.TDATA_REMAP": "8'b00000000,tdata[23:0]",

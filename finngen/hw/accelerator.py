@@ -11,6 +11,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import ir
+from .fifo import StreamFIFO
 from ..compile import pipeline
 
 __all__ = ["Accelerator", "AxiStreamTop"]
@@ -84,13 +85,23 @@ def _identifier(name: str) -> str:
 
 class AxiStreamTop(Elaboratable):
     """The accelerator with AXI4-Stream port names (``s_axis_*`` in, ``m_axis_*`` out), as
-    Vivado's block design and cocotbext-axi expect them."""
+    Vivado's block design and cocotbext-axi expect them.
+
+    ``m_axis_tlast`` marks the last beat of a frame whose input ended with ``s_axis_tlast``, so a
+    DMA transfer of a batch of frames (TLAST on its final beat only) comes back as one transfer,
+    and frames sent one packet each come back one packet each. A queue of one flag per frame
+    carries TLAST across the pipeline; :data:`FRAMES_IN_FLIGHT` frames fit in it, more than a
+    pipeline holds, so it never slows the stream.
+    """
+
+    FRAMES_IN_FLIGHT = 32
 
     def __init__(self, accelerator: Accelerator):
         self.accelerator = accelerator
         self.s_axis_tdata = Signal(accelerator.in_width)
         self.s_axis_tvalid = Signal()
         self.s_axis_tready = Signal()
+        self.s_axis_tlast = Signal()
         self.m_axis_tdata = Signal(accelerator.out_width)
         self.m_axis_tvalid = Signal()
         self.m_axis_tready = Signal()
@@ -98,16 +109,28 @@ class AxiStreamTop(Elaboratable):
 
     @property
     def ports(self):
-        return [self.s_axis_tdata, self.s_axis_tvalid, self.s_axis_tready,
+        return [self.s_axis_tdata, self.s_axis_tvalid, self.s_axis_tready, self.s_axis_tlast,
                 self.m_axis_tdata, self.m_axis_tvalid, self.m_axis_tready, self.m_axis_tlast]
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.accelerator = a = self.accelerator
+        m.submodules.ends = ends = StreamFIFO(1, self.FRAMES_IN_FLIGHT)
+        beats = a.stages[0].beats_in
+        count = Signal(range(beats))
+        in_final, out_final = Signal(), Signal()
+        # a frame's final beat goes in only when its flag has room, and comes out only with its flag
+        in_open = ~in_final | ends.i.ready
+        out_open = ~out_final | ends.o.valid
         m.d.comb += [
-            a.i.payload.eq(self.s_axis_tdata), a.i.valid.eq(self.s_axis_tvalid),
-            self.s_axis_tready.eq(a.i.ready),
-            self.m_axis_tdata.eq(a.o.payload.data), self.m_axis_tlast.eq(a.o.payload.last),
-            self.m_axis_tvalid.eq(a.o.valid), a.o.ready.eq(self.m_axis_tready),
+            in_final.eq(count == beats - 1), out_final.eq(a.o.payload.last),
+            a.i.payload.eq(self.s_axis_tdata), a.i.valid.eq(self.s_axis_tvalid & in_open),
+            self.s_axis_tready.eq(a.i.ready & in_open),
+            ends.i.payload.eq(self.s_axis_tlast), ends.i.valid.eq(self.s_axis_tvalid & a.i.ready & in_final),
+            self.m_axis_tdata.eq(a.o.payload.data), self.m_axis_tlast.eq(out_final & ends.o.payload),
+            self.m_axis_tvalid.eq(a.o.valid & out_open), a.o.ready.eq(self.m_axis_tready & out_open),
+            ends.o.ready.eq(a.o.valid & self.m_axis_tready & out_final),
         ]
+        with m.If(self.s_axis_tvalid & self.s_axis_tready):
+            m.d.sync += count.eq(Mux(in_final, 0, count + 1))
         return m
