@@ -41,6 +41,7 @@ def _parser():
     q.add_argument("--backend", choices=["golden", "rtl"], default="golden",
                    help="golden: the exact integer model (default); rtl: the build's Verilog in simulation")
     simulator_option(q)
+    waves_option(q)
     model_options(q)
 
     q = sub.add_parser("build", help="compile a model into a verified accelerator")
@@ -62,7 +63,19 @@ def _parser():
     q = sub.add_parser("verify", help="compare a build's RTL, the golden model and nnabla")
     q.add_argument("build", help="a build directory")
     q.add_argument("--frames", type=int, default=4, metavar="N", help="random frames to compare (default 4)")
+    q.add_argument("--layers", action="store_true",
+                   help="also compare every stage's output with the golden model's and name the first that differs "
+                        "(done anyway on a mismatch)")
     simulator_option(q)
+    waves_option(q)
+
+    q = sub.add_parser("testbench", help="list a build's stages, or run one alone on its golden input and output")
+    q.add_argument("build", help="a build directory")
+    q.add_argument("--stage", metavar="NAME", help="the stage to run (without it: list the stages)")
+    q.add_argument("--frames", type=int, default=2, metavar="N", help="random frames to feed it (default 2)")
+    q.add_argument("--seed", type=int, default=0, help="seed of the frames and the random stalls (default 0)")
+    simulator_option(q)
+    waves_option(q)
 
     q = sub.add_parser("synth", help="run Vivado on a build to make its PYNQ overlay (.bit and .hwh)")
     q.add_argument("build", help="a build directory")
@@ -89,6 +102,11 @@ def _parser():
 def simulator_option(q):
     q.add_argument("--simulator", choices=["verilator", "icarus"], default="verilator",
                    help="RTL simulator (default verilator)")
+
+
+def waves_option(q):
+    q.add_argument("--waves", action="store_true",
+                   help="write a waveform of the simulation (FST: GTKWave or Surfer open it) and print its path")
 
 
 def main(argv=None) -> int:
@@ -127,7 +145,7 @@ def _inspect(args):
 
 
 def _run(args):
-    from . import build, host
+    from . import host
     from .frontend import nnp
     from .frontend.streamline import streamline
     directory = Path(args.model)
@@ -142,10 +160,11 @@ def _run(args):
     if args.backend == "golden":
         y = host.run_golden(network, x)
     else:
+        from .sim.buildsim import BuildSim
         stream = host.encode_input(network, x)
         print(f"finngen: simulating {len(x)} images in {args.simulator}...", file=sys.stderr, flush=True)
-        out, _ = build.simulate(directory, network, stream, simulator=args.simulator)
-        y = host.decode_output(network, out)
+        rtl = BuildSim(directory, args.simulator, waves=args.waves, network=network)
+        y = host.decode_output(network, rtl.run(stream, name="run", check=False).stream)
     save_array(args.output, y)
     print(f"wrote {args.output}: {y.shape[0]} images, output {y.shape[1:]} float32 ({args.backend})",
           file=sys.stderr)
@@ -228,26 +247,58 @@ def _build(args):
 def _verify(args):
     import numpy as np
 
-    from . import build, golden, host
+    from . import host
+    from .sim.buildsim import BuildSim
+    from .sim.probes import first_difference, layer_streams
     directory = Path(args.build)
-    network = _built_network(directory)
     if args.frames < 2:
         raise UsageError(f"--frames {args.frames}: at least 2 frames are needed to measure a frame period")
-    stream = build.random_frames(network, args.frames, seed=1)
+    rtl = BuildSim(directory, args.simulator, waves=args.waves, network=_built_network(directory))
+    network = rtl.network
+    stream = rtl.random_frames(args.frames, seed=1)
     print(f"finngen: simulating {args.frames} frames in {args.simulator}...", file=sys.stderr, flush=True)
-    rtl, result = build.simulate(directory, network, stream, simulator=args.simulator)
-    rtl_golden = np.array_equal(rtl, golden.forward(network, stream))
-    scores = host.decode_output(network, rtl)
+    result = rtl.run(stream, name="verify", check=False, probe=args.layers)
+    rtl_golden = np.array_equal(result.stream, rtl.expected(stream))
+    scores = host.decode_output(network, result.stream)
     nnabla = _nnabla_forward(directory / "model.nnp", host.nnabla_input(network, stream))
     rtl_nnabla = np.array_equal(scores.view(np.uint32), nnabla.view(np.uint32))
-    predicted = json.loads((directory / "report.json").read_text())["predicted"]["cycles_per_frame"]
     measured = result.cycles_per_frame
     print(f"RTL == golden model: {'yes' if rtl_golden else 'NO'} ({args.frames} frames)")
     print(f"RTL == nnabla (float32, bit for bit): {'yes' if rtl_nnabla else 'NO'}")
-    print(f"cycles per frame: {measured:,.0f} measured, {predicted:,} predicted "
-          f"({(measured - predicted) / predicted:+.2%})")
+    print(f"cycles per frame: {measured:,.0f} measured, {rtl.predicted:,} predicted "
+          f"({(measured - rtl.predicted) / rtl.predicted:+.2%})")
+    if args.layers or not rtl_golden:
+        if not args.layers:
+            print("finngen: comparing every stage's output with the golden model...", file=sys.stderr, flush=True)
+        where = (first_difference(rtl.chain, result.probes, layer_streams(network, stream)) if args.layers
+                 else rtl.diagnose(stream, name="verify"))
+        print(f"stages: {where}" if where else
+              f"stages: all {len(rtl.chain)} stage outputs equal the golden model's")
     if not (rtl_golden and rtl_nnabla):
         raise MismatchError("the RTL simulation disagrees with the golden model or nnabla")
+
+
+def _testbench(args):
+    from .sim.buildsim import BuildSim
+    from .sim.probes import KIND_NAMES
+    from .sim.runner import StreamTestFailure
+    rtl = BuildSim(Path(args.build), args.simulator, waves=args.waves, network=_built_network(Path(args.build)))
+    if args.stage is None:
+        print(f"{'stage':<56} {'kind':<16} {'beats in/out per frame':>24}  layer")
+        for name, stage in zip(rtl.stage_names(), rtl.chain):
+            print(f"{name:<56} {KIND_NAMES[stage.kind]:<16} {f'{stage.beats_in:,} / {stage.beats_out:,}':>24}  "
+                  f"{stage.layer.name}")
+        return
+    if args.frames < 1:
+        raise UsageError(f"--frames {args.frames} must be 1 or more")
+    print(f"finngen: simulating stage {args.stage} alone in {args.simulator}...", file=sys.stderr, flush=True)
+    try:
+        result = rtl.run_stage(args.stage, frames=args.frames, seed=args.seed)
+    except StreamTestFailure as e:
+        raise MismatchError(f"stage {args.stage} differs from the golden model: {e.reason}",
+                            fix=f"see {e.log} and the waves {e.waves}") from None
+    print(f"{args.stage}: {len(result.in_cycles):,} beats in, {len(result.beats):,} beats out over {args.frames} "
+          f"frames under random stalls, all equal to the golden model's ({result.out_cycles[-1] + 1:,} cycles)")
 
 
 def _nnabla_forward(path, x):
@@ -303,6 +354,7 @@ def _deploy(args):
 
 
 _COMMANDS = {"inspect": _inspect, "run": _run, "boards": _boards, "build": _build, "verify": _verify,
+             "testbench": _testbench,
              "estimate": _estimate, "synth": _synth, "flash": _flash, "deploy": _deploy}
 
 if __name__ == "__main__":

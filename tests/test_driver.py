@@ -18,7 +18,8 @@ import pytest
 from digits_data import load_split
 from examples_models import MODELS
 from finngen.board import boards, driver, vivado
-from finngen import build, codec, host, rtlsim
+from finngen import build, codec, host
+from finngen.sim.buildsim import BuildSim
 from finngen.cli import _built_network
 from nnp_files import forward_saved
 
@@ -85,8 +86,8 @@ class BlockDesign:
         self.sent.clear()
         # to_accelerator keeps the low in_width bits of every word
         frames = words[:, :i["in_width"] // 8].reshape(-1, self.beats_in, i["in_width"] // 8)
-        result = rtlsim.run(self.directory / "rtl" / f"{build.RTL_NAME}.v", frames, self.directory / "sim")
-        beats = result.outputs.reshape(len(frames), i["out_beats"], i["out_width"] // 8)
+        result = BuildSim(self.directory).run_words(frames)
+        beats = result.words.reshape(len(frames), i["out_beats"], i["out_width"] // 8)
         # from_accelerator zero-extends every beat to the DMA's word
         pad = self.layout["out_width"] // 8 - beats.shape[-1]
         self.results.extend(np.pad(beats, ((0, 0), (0, 0), (0, pad))).reshape(len(frames), -1))

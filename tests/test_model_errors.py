@@ -87,8 +87,8 @@ def test_bad_model_file(tmp_path, capsys, case):
 
 
 def test_missing_simulator_says_how_to_get_it(monkeypatch):
-    from finngen import rtlsim
-    monkeypatch.setattr(rtlsim.shutil, "which", lambda name: None)
+    from finngen.sim import runner
+    monkeypatch.setattr(runner.shutil, "which", lambda name: None)
     with pytest.raises(MissingToolError) as e:
-        rtlsim.check_simulator("icarus")
+        runner.check_simulator("icarus")
     assert "apt-get install iverilog" in e.value.line()

@@ -18,7 +18,7 @@ from .mvtu import MVTU
 from .pool import MaxPool
 from .swu import SlidingWindow
 
-__all__ = ["Accelerator", "AxiStreamTop", "byte_width"]
+__all__ = ["Accelerator", "AxiStreamTop", "byte_width", "stage_names"]
 
 
 def byte_width(bits: int) -> int:
@@ -64,9 +64,8 @@ class Accelerator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        components = [self._component(stage) for stage in self.stages]
-        names = [f"s{k}_{stage.kind}_{_identifier(stage.layer.name)}" for k, stage in enumerate(self.stages)]
-        for name, component in zip(names, components):
+        components = [self.component(stage) for stage in self.stages]
+        for name, component in zip(stage_names(self.stages), components):
             m.submodules[name] = component
 
         # input: the elements sit in the low bits of the byte-aligned word
@@ -95,7 +94,8 @@ class Accelerator(wiring.Component):
         return m
 
     @staticmethod
-    def _component(stage):
+    def component(stage):
+        """The Amaranth component of one stage (also run alone by ``finngen testbench``)."""
         if stage.kind == "matrix":
             return MVTU(stage.layer, stage.fold.pe, stage.fold.simd)
         if stage.kind == "window":
@@ -103,6 +103,12 @@ class Accelerator(wiring.Component):
         if stage.kind == "pool":
             return MaxPool(stage.layer, stage.lanes_in)
         return StreamWidthConverter(stage.elem_type, stage.lanes_in, stage.lanes_out)
+
+
+def stage_names(stages) -> list:
+    """The instance name of every stage, ``s<k>_<kind>_<layer>``: what the waves and the
+    testbench's probes show."""
+    return [f"s{k}_{stage.kind}_{_identifier(stage.layer.name)}" for k, stage in enumerate(stages)]
 
 
 def _identifier(name: str) -> str:
