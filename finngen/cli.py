@@ -291,6 +291,7 @@ def _testbench(args):
         return
     if args.frames < 1:
         raise UsageError(f"--frames {args.frames} must be 1 or more")
+    rtl.stage_index(args.stage)
     print(f"finngen: simulating stage {args.stage} alone in {args.simulator}...", file=sys.stderr, flush=True)
     try:
         result = rtl.run_stage(args.stage, frames=args.frames, seed=args.seed)

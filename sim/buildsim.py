@@ -86,7 +86,7 @@ class BuildSim:
     def __init__(self, directory, simulator="verilator", waves=False, network=None, folds=None):
         from finngen.build import RTL_NAME
         from finngen.compile import folding, pipeline
-        self.directory = Path(directory)
+        self.directory = Path(directory).resolve()
         meta = read_build(self.directory)
         self.interface = meta["interface"]
         self.network = network or _network(self.directory, meta)
@@ -195,10 +195,7 @@ class BuildSim:
         golden model's input beats with seeded random stalls, checking its output beats against
         the golden model's; returns the :class:`~finngen.sim.streams.Result`."""
         from finngen.hw.accelerator import Accelerator
-        names = self.stage_names()
-        if name not in names:
-            raise UsageError(f"no stage {name!r} in {self.directory}", fix=f"choose one of {', '.join(names)}")
-        k = names.index(name)
+        k = self.stage_index(name)
         stage = self.chain[k]
         stream = self.random_frames(frames, seed)
         streams = probes.layer_streams(self.network, stream)
@@ -214,6 +211,13 @@ class BuildSim:
 
     def stage_names(self):
         return [b.name for b in probes.boundaries(self.chain)]
+
+    def stage_index(self, name):
+        """The position of stage ``name`` in the pipeline; UsageError listing the names if none."""
+        names = self.stage_names()
+        if name not in names:
+            raise UsageError(f"no stage {name!r} in {self.directory}", fix=f"choose one of {', '.join(names)}")
+        return names.index(name)
 
 
 def _network(directory, meta):

@@ -144,9 +144,9 @@ def run(verilog_text, top, test_module, build_dir: Path, test_dir: Path, spec: d
     next to it in ``test_dir``, which starts empty. With ``waves`` the run writes
     ``test_dir/waves.fst`` (or ``waves.vcd``: :func:`waves_name`)."""
     from cocotb_tools.runner import get_results
-    runner = build(verilog_text, top, Path(build_dir), sim, waves)
+    build_dir, test_dir = Path(build_dir).resolve(), Path(test_dir).resolve()
+    runner = build(verilog_text, top, build_dir, sim, waves)
     sim = simulator_name(sim)
-    test_dir = Path(test_dir)
     shutil.rmtree(test_dir, ignore_errors=True)
     test_dir.mkdir(parents=True)
     spec_path = test_dir / "spec.json"
@@ -233,7 +233,7 @@ def run_stream_test(component, name, in_beats, expected, traffic=None, *, lane_b
     first = attempt(waves)
     if first.passed and first.result():
         if first.waves:
-            print(f"waves: {first.waves}", file=sys.stderr)
+            print(f"finngen: waves: {first.waves}", file=sys.stderr)
         return Result(**first.result())
     why = failure_lines(first.log, 1)
     rerun = first if waves else attempt(True)
