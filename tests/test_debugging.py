@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 import pytest
 
+from digits_data import load_split
 from examples_models import MODELS
 from finngen import cli, codec
 from finngen.errors import MismatchError
@@ -47,13 +48,18 @@ def _negate_weights(source, destination, parameter):
 
 
 def test_build_carries_a_testbench_pytest_runs(build):
+    """pytest DIR/sim passes: the build's own tests, one stage alone, and the tests its README
+    shows a user adding (their images as .npy, their stall patterns)."""
     sim = build / "sim"
     assert {"tb_accelerator.py", "test_accelerator.py", "conftest.py", "README.md"} <= {p.name for p in sim.iterdir()}
+    (example,) = re.findall(r"```python\n(.*?)```", (sim / "README.md").read_text(), re.S)
+    (sim / "test_mine.py").write_text(example)
+    np.save(sim / "my_images.npy", load_split()[2][:3])
     pool = next(name for name in BuildSim(build).stage_names() if "_pool_" in name)
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(sim),
-                          "--stage", pool], capture_output=True, text=True, cwd=build, timeout=600)
+                          "--stage", pool], capture_output=True, text=True, cwd=build, timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "3 passed" in run.stdout, run.stdout
+    assert "6 passed" in run.stdout, run.stdout
 
 
 def test_verify_layers_on_a_good_build(build, capsys):
@@ -73,8 +79,14 @@ def test_verify_names_the_layer_whose_weights_differ(build, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "RTL == golden model: NO" in out
     (line,) = [line for line in out.splitlines() if line.startswith("stages:")]
-    assert re.match(rf"stages: stage s5_matrix_\w+ \(matrix unit of nnabla layer '{MIDDLE}'\) differs first at "
-                    r"frame 0, pixel \(y=\d+, x=\d+\), channel \d+: expected [+-]1, got [+-]1$", line), line
+    where = (rf"stage s5_matrix_\w+ \(matrix unit of nnabla layer '{MIDDLE}'\) differs first at "
+             r"frame 0, pixel \(y=\d+, x=\d+\), channel \d+: expected [+-]1, got [+-]1")
+    assert re.fullmatch("stages: " + where, line), line
+    # a checked run (the pytest tests, build --verify) names the stage in its error
+    rtl = BuildSim(copy)
+    with pytest.raises(MismatchError) as e:
+        rtl.run(rtl.random_frames(1), name="checked")
+    assert re.match("the RTL output differs from the golden model: " + where, e.value.line()), e.value.line()
 
 
 def test_one_stage_alone(build, capsys):

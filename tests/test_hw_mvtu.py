@@ -4,8 +4,8 @@ import pytest
 from amaranth.hdl import Fragment
 
 from finngen import ir
+from finngen.compile.folding import cycles_per_pixel
 from finngen.hw import MVTU
-from finngen.hw.mvtu import cycles_per_pixel
 from finngen.sim.cases import mvtu_case, run_case
 from finngen.sim.layers import matrix_layer, random_config
 from finngen.sim.streams import Traffic
