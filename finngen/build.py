@@ -19,7 +19,8 @@ from .compile import folding, pipeline
 from .frontend import nnp
 from .errors import DoesNotFitError, UsageError
 from .frontend.streamline import streamline
-from .sim.buildsim import random_frames, write_testbench
+from .frames import random_frames
+from .sim.buildsim import write_testbench
 
 RTL_NAME = "finngen_accelerator"
 

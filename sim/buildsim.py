@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from finngen import codec, golden, host
+from finngen.frames import random_frames
 from finngen.errors import MismatchError, UsageError
 
 from . import probes, runner
@@ -45,14 +46,6 @@ def write_testbench(directory: Path):
     (sim / TESTBENCH).write_text(package.joinpath(TESTBENCH).read_text())
     for name in TEMPLATE_FILES:
         (sim / name).write_text(package.joinpath("template", name).read_text())
-
-
-def random_frames(network, count: int, seed: int = 0) -> np.ndarray:
-    """Seeded random input streams (count, H, W, C) covering the whole input range."""
-    t, shape = network.input.stream_type, network.input.stream_shape
-    rng = np.random.default_rng(seed)
-    return rng.integers(0 if t.bipolar else t.min, 2 if t.bipolar else t.max + 1,
-                        (count, shape.height, shape.width, shape.channels))
 
 
 @dataclass
@@ -84,7 +77,6 @@ class BuildSim:
     """
 
     def __init__(self, directory, simulator="verilator", waves=False, network=None, folds=None):
-        from finngen.build import RTL_NAME
         from finngen.compile import folding, pipeline
         self.directory = Path(directory).resolve()
         meta = read_build(self.directory)
@@ -94,8 +86,8 @@ class BuildSim:
         self.chain = pipeline.stages(self.network, self.folds)
         self.predicted = pipeline.cycles_per_frame(self.chain)
         self.simulator, self.waves = runner.simulator_name(simulator), waves
-        self.top = RTL_NAME
-        self.verilog = self.directory / "rtl" / f"{RTL_NAME}.v"
+        self.verilog = _verilog(self.directory)
+        self.top = self.verilog.stem
         self.testbench = self.directory / "sim" / TESTBENCH
         if not self.testbench.is_file():
             raise UsageError(f"{self.testbench} is missing", fix="rebuild with 'finngen build ... --force'")
@@ -218,6 +210,15 @@ class BuildSim:
         if name not in names:
             raise UsageError(f"no stage {name!r} in {self.directory}", fix=f"choose one of {', '.join(names)}")
         return names.index(name)
+
+
+def _verilog(directory):
+    """The build's top-level Verilog file (rtl/ holds one, named after its top module)."""
+    files = sorted((directory / "rtl").glob("*.v"))
+    if len(files) != 1:
+        raise UsageError(f"{directory / 'rtl'} holds {len(files)} Verilog files, not the build's one",
+                         fix="rebuild with 'finngen build ... --force'")
+    return files[0]
 
 
 def _network(directory, meta):

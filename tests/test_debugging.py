@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 
-from digits_data import load_split
+from examples.digits_data import load_split
 from examples_models import MODELS
 from finngen import cli, codec
 from finngen.errors import MismatchError
