@@ -47,6 +47,7 @@ def _parser():
     q.add_argument("--progress", action="store_true",
                    help="print images done and images/s to stderr even when it is not a terminal")
     simulator_option(q)
+    waves_option(q)
     model_options(q)
 
     q = sub.add_parser("build", help="compile a model into a verified accelerator")
@@ -69,7 +70,19 @@ def _parser():
     q = sub.add_parser("verify", help="compare a build's RTL, the golden model and nnabla")
     q.add_argument("build", help="a build directory")
     q.add_argument("--frames", type=int, default=4, metavar="N", help="random frames to compare (default 4)")
+    q.add_argument("--layers", action="store_true",
+                   help="also compare every stage's output with the golden model's and name the first that differs "
+                        "(done anyway on a mismatch)")
     simulator_option(q)
+    waves_option(q)
+
+    q = sub.add_parser("testbench", help="list a build's stages, or run one alone on its golden input and output")
+    q.add_argument("build", help="a build directory")
+    q.add_argument("--stage", metavar="NAME", help="the stage to run (without it: list the stages)")
+    q.add_argument("--frames", type=int, default=2, metavar="N", help="random frames to feed it (default 2)")
+    q.add_argument("--seed", type=int, default=0, help="seed of the frames and the random stalls (default 0)")
+    simulator_option(q)
+    waves_option(q)
 
     q = sub.add_parser("synth", help="run Vivado on a build to make its PYNQ overlay (.bit and .hwh)")
     q.add_argument("build", help="a build directory")
@@ -96,6 +109,11 @@ def _parser():
 def simulator_option(q):
     q.add_argument("--simulator", choices=["verilator", "icarus"], default="verilator",
                    help="RTL simulator (default verilator)")
+
+
+def waves_option(q):
+    q.add_argument("--waves", action="store_true",
+                   help="write a waveform of the simulation (FST: GTKWave or Surfer open it) and print its path")
 
 
 def main(argv=None) -> int:
@@ -152,25 +170,26 @@ def _run(args):
         blocks = host.golden_blocks(network, x)
     else:
         print(f"finngen: simulating {len(x)} images in {args.simulator}...", file=sys.stderr, flush=True)
-        blocks = _rtl_blocks(directory, network, x, args.simulator)
+        blocks = _rtl_blocks(directory, network, x, args.simulator, args.waves)
     with Meter(len(x), force=args.progress) as meter:
         shape = save_blocks(args.output, len(x), blocks, meter)
     print(f"wrote {args.output}: {shape[0]} images, output {shape[1:]} float32 ({args.backend})",
           file=sys.stderr)
 
 
-def _rtl_blocks(directory, network, x, simulator):
+def _rtl_blocks(directory, network, x, simulator, waves):
     """nnabla's output from the build's RTL, simulated in blocks of frames that grow to about
     ``RTL_BLOCK_SECONDS`` each, so that progress shows and only a block is in memory."""
-    from . import build, host
+    from . import host
+    from .sim.buildsim import BuildSim
+    rtl = BuildSim(directory, simulator, waves=waves, network=network)
     for _ in host.encode_blocks(network, x, 4096):
         pass    # every image checked before minutes of simulation
     first, size = 0, 16
     while first < len(x):
         started = time.monotonic()
         (stream,) = host.encode_blocks(network, x[first:first + size], size)
-        out, _ = build.simulate(directory, network, stream, simulator=simulator)
-        yield host.decode_output(network, out)
+        yield host.decode_output(network, rtl.run(stream, name="run", check=False).stream)
         first += len(stream)
         size = min(4096, max(16, int(size * RTL_BLOCK_SECONDS / max(time.monotonic() - started, 1e-3))))
 
@@ -249,22 +268,23 @@ def _frames(count: int) -> str:
 def _verify(args):
     import numpy as np
 
-    from . import build, golden, host
-    from .frames import random_frames
+    from . import host
     from .frontend.binary_weight import tie_line
     from .frontend.exactness import rounding_line, rounding_reasons
-    built = BuildDir.open(args.build)
+    from .sim.buildsim import BuildSim
+    from .sim.probes import first_difference, layer_streams
     if args.frames < 1:
         raise UsageError(f"--frames {args.frames} must be 1 or more")
-    network = built.network()
-    stream = random_frames(network, args.frames, seed=1)
+    built = BuildDir.open(args.build)
+    rtl = BuildSim(built.path, args.simulator, waves=args.waves)
+    network = rtl.network
+    stream = rtl.random_frames(args.frames, seed=1)
     print(f"finngen: simulating {_frames(args.frames)} in {args.simulator}...", file=sys.stderr, flush=True)
-    rtl, result = build.simulate(built.path, network, stream, simulator=args.simulator)
-    rtl_golden = np.array_equal(rtl, golden.forward(network, stream))
-    scores = host.decode_output(network, rtl)
+    result = rtl.run(stream, name="verify", check=False, probe=args.layers)
+    rtl_golden = np.array_equal(result.stream, rtl.expected(stream))
+    scores = host.decode_output(network, result.stream)
     nnabla = _nnabla_forward(built.model, host.nnabla_input(network, stream))
     rtl_nnabla = np.array_equal(scores.view(np.uint32), nnabla.view(np.uint32))
-    predicted = built.read_report()["predicted"]["cycles_per_frame"]
     measured = result.cycles_per_frame
     print(f"RTL == golden model: {'yes' if rtl_golden else 'NO'} ({_frames(args.frames)})")
     print(f"RTL == nnabla (float32, bit for bit): {'yes' if rtl_nnabla else 'NO'}")
@@ -272,13 +292,43 @@ def _verify(args):
         if line:
             print(line)
     if measured is None:    # one frame gives no period
-        print(f"cycles per frame: {predicted:,} predicted (measuring needs 2 or more frames)")
+        print(f"cycles per frame: {rtl.predicted:,} predicted (measuring needs 2 or more frames)")
     else:
-        print(f"cycles per frame: {measured:,.0f} measured, {predicted:,} predicted "
-              f"({(measured - predicted) / predicted:+.2%})")
+        print(f"cycles per frame: {measured:,.0f} measured, {rtl.predicted:,} predicted "
+              f"({(measured - rtl.predicted) / rtl.predicted:+.2%})")
+    if args.layers or not rtl_golden:
+        if not args.layers:
+            print("finngen: comparing every stage's output with the golden model...", file=sys.stderr, flush=True)
+        where = (first_difference(rtl.chain, result.probes, layer_streams(network, stream)) if args.layers
+                 else rtl.diagnose(stream, name="verify"))
+        print(f"stages: {where}" if where else
+              f"stages: all {len(rtl.chain)} stage outputs equal the golden model's")
     # a network within float32 rounding of nnabla (frontend/exactness.py) is held to the golden model
     if not (rtl_golden and (rtl_nnabla or rounding_reasons(network))):
         raise MismatchError("the RTL simulation disagrees with the golden model or nnabla")
+
+
+def _testbench(args):
+    from .sim.buildsim import BuildSim
+    from .sim.runner import StreamTestFailure
+    rtl = BuildSim(BuildDir.open(args.build).path, args.simulator, waves=args.waves)
+    if args.stage is None:
+        print(f"{'stage':<56} {'kind':<16} {'beats in/out per frame':>24}  layer")
+        for name, stage in zip(rtl.stage_names(), rtl.chain):
+            print(f"{name:<56} {stage.title:<16} {f'{stage.beats_in:,} / {stage.beats_out:,}':>24}  "
+                  f"{stage.layer.name}")
+        return
+    if args.frames < 1:
+        raise UsageError(f"--frames {args.frames} must be 1 or more")
+    rtl.stage_index(args.stage)
+    print(f"finngen: simulating stage {args.stage} alone in {args.simulator}...", file=sys.stderr, flush=True)
+    try:
+        result = rtl.run_stage(args.stage, frames=args.frames, seed=args.seed)
+    except StreamTestFailure as e:
+        raise MismatchError(f"stage {args.stage} differs from the golden model: {e.reason}",
+                            fix=f"see {e.log} and the waves {e.waves}") from None
+    print(f"{args.stage}: {len(result.in_cycles):,} beats in, {len(result.beats):,} beats out over {args.frames} "
+          f"frames under random stalls, all equal to the golden model's ({result.out_cycles[-1] + 1:,} cycles)")
 
 
 def _nnabla_forward(path, x):
@@ -332,6 +382,7 @@ def _deploy(args):
 
 
 _COMMANDS = {"inspect": _inspect, "run": _run, "boards": _boards, "build": _build, "verify": _verify,
+             "testbench": _testbench,
              "estimate": _estimate, "synth": _synth, "flash": _flash, "deploy": _deploy}
 
 if __name__ == "__main__":

@@ -1,11 +1,16 @@
-"""Verification of :mod:`finngen.hw`.
+"""RTL simulation and verification: the one harness for finngen's commands and its tests.
 
-* :mod:`finngen.sim.layers`: seeded random IR layers and input streams;
-* :mod:`finngen.sim.cases`: a component with its input beats and the golden model's expected beats;
-* :mod:`finngen.sim.streams`: seeded random valid/ready traffic and the Amaranth-simulator run;
-* :mod:`finngen.sim.cocotb_streams`, :mod:`finngen.sim.tb_stream`: the same traffic as a cocotb testbench;
-* :mod:`finngen.sim.runner`: Verilog conversion and the cocotb runner (Verilator, or Icarus with
-  ``FINNGEN_SIM=icarus`` / ``pytest --sim icarus``); builds and logs go to ``build/sim/``, and a
-  failing RTL run is repeated with waveforms, whose path the error names;
-* :mod:`finngen.sim.synth`: yosys synthesis estimates.
+* :mod:`finngen.sim.runner`: Verilog into Verilator (or Icarus) through cocotb's runner, the
+  build cache, the venv's PATH, waves; every simulation goes through it;
+* :mod:`finngen.sim.streams`: :class:`~finngen.sim.streams.Traffic`, the one back-pressure model
+  (seeded random or fixed stall patterns), and the Amaranth-simulator run;
+* :mod:`finngen.sim.buildsim`: a build directory's accelerator (``build --verify``, ``verify``,
+  ``run --backend rtl``, ``testbench`` and the tests in ``DIR/sim/``);
+* :mod:`finngen.sim.tb_accelerator`: its cocotb testbench, copied into every build with the
+  pytest runner of :file:`template/`;
+* :mod:`finngen.sim.probes`: the golden beats at every stage boundary, and the first that differs;
+* :mod:`finngen.sim.beats`: stream beats as Python integers;
+* component tests: :mod:`finngen.sim.layers` (seeded random IR layers), :mod:`finngen.sim.cases`
+  (a component with its input and expected beats), :mod:`finngen.sim.cocotb_streams` and
+  :mod:`finngen.sim.tb_stream` (their cocotb testbench), :mod:`finngen.sim.synth` (yosys counts).
 """

@@ -1,16 +1,19 @@
 """Test cases: a component, its input beats and the golden model's expected output beats.
 
-The same case runs in Amaranth's simulator (:func:`sim.streams.simulate`) for broad sweeps and
-in an RTL simulator (:func:`sim.runner.run_stream_test`) for the representative runs.
+The same case runs in Amaranth's simulator (:func:`finngen.sim.streams.simulate`) for broad
+sweeps and in an RTL simulator (:func:`finngen.sim.runner.run_stream_test`) for the representative
+runs.
 """
 from dataclasses import dataclass
 
 from amaranth.lib import wiring
 
 from finngen import golden, ir
+from finngen.compile.kinds import cycles_per_pixel
 from finngen.hw import MVTU, MaxPool, SlidingWindow, StreamFIFO, StreamWidthConverter
-from finngen.hw.packing import beat_shape, pack_beats, pack_windows, unpack_beats
+from finngen.hw.packing import beat_shape
 
+from .beats import pack_beats, pack_windows, unpack_beats
 from .layers import random_stream
 
 
@@ -27,7 +30,7 @@ class Case:
     def max_cycles(self, traffic):
         """A generous bound for the run, for timeouts."""
         cycles = 200 + 4 * (len(self.in_beats) + len(self.expected) + self.busy_cycles)
-        return int(cycles / min(traffic.valid_prob, traffic.ready_prob))
+        return int(cycles / traffic.rate)
 
     def decode(self, beat):
         return unpack_beats([beat], self.out_type, self.out_count)
@@ -41,7 +44,7 @@ def mvtu_case(layer, pe, simd, frames=2, seed=0):
     bits = layer.out_type.bits
     mvtu = MVTU(layer, pe, simd)
     return Case(mvtu, pack_windows(layer, vectors, valid, simd), pack_beats(out, bits, pe), bits,
-                pe, layer.out_type, frames * layer.out_shape.pixels * mvtu.cycles_per_pixel)
+                pe, layer.out_type, frames * layer.out_shape.pixels * cycles_per_pixel(layer, pe, simd))
 
 
 def swu_case(layer, simd, frames=2, seed=0):
@@ -99,10 +102,10 @@ def conv_pool_case(conv, pe, simd, pool, next_simd, fifo_depth=16, frames=2, see
     x = random_stream(seed, conv.in_shape, conv.in_type, frames)
     y = golden.forward_layer(pool, golden.forward_layer(conv, x))
     stages = [SlidingWindow(conv, simd), MVTU(conv, pe, simd),
-              StreamWidthConverter.between(conv, pe, next_simd),
+              StreamWidthConverter(conv.out_type, pe, next_simd),
               StreamFIFO(beat_shape(conv.out_type, next_simd), fifo_depth), MaxPool(pool, next_simd)]
     return Case(Chain(*stages), pack_beats(x, conv.in_type.bits, simd), pack_beats(y, 1, next_simd),
-                1, next_simd, conv.out_type, frames * conv.out_shape.pixels * stages[1].cycles_per_pixel)
+                1, next_simd, conv.out_type, frames * conv.out_shape.pixels * cycles_per_pixel(conv, pe, simd))
 
 
 def run_case(case, traffic, rtl_name=None):

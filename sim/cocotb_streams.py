@@ -2,8 +2,8 @@
 
 Both run one loop iteration per clock cycle: set this cycle's outputs after the rising edge,
 sample the handshake in the read-only phase, so a beat moves at the next edge exactly when
-valid and ready are both seen high. Randomness comes from :class:`sim.streams.Traffic`, which
-the Amaranth-simulator runs use too.
+valid and ready are both seen high. The patterns come from :class:`finngen.sim.streams.Traffic`,
+which the Amaranth-simulator runs and the AXI4-Stream testbench use too.
 """
 from cocotb.triggers import ReadOnly, RisingEdge
 
@@ -16,18 +16,19 @@ class _Port:
 
 
 class StreamSource(_Port):
-    """Offers ``beats`` with a random valid pattern; records the cycle each beat moved."""
+    """Offers ``beats`` when ``pattern`` (one bool per cycle) allows; records the cycle each beat moved."""
 
-    def __init__(self, dut, name, clock, rng, valid_prob=1.0):
+    def __init__(self, dut, name, clock, pattern):
         super().__init__(dut, name)
-        self.clock, self.rng, self.valid_prob = clock, rng, valid_prob
+        self.clock, self.pattern = clock, pattern
         self.valid.value = 0
         self.cycles = []
 
     async def send(self, beats):
         sent, offering, cycle = 0, False, 0
         while sent < len(beats):
-            if not offering and self.rng.random() < self.valid_prob:
+            offer = next(self.pattern)
+            if not offering and offer:
                 offering = True
                 self.payload.value = beats[sent]
             self.valid.value = int(offering)
@@ -43,11 +44,11 @@ class StreamSource(_Port):
 
 
 class StreamSink(_Port):
-    """Accepts beats with a random ready pattern; calls ``check(n, beat)`` on each one."""
+    """Accepts beats when ``pattern`` (one bool per cycle) allows; calls ``check(n, beat)`` on each one."""
 
-    def __init__(self, dut, name, clock, rng, ready_prob=1.0):
+    def __init__(self, dut, name, clock, pattern):
         super().__init__(dut, name)
-        self.clock, self.rng, self.ready_prob = clock, rng, ready_prob
+        self.clock, self.pattern = clock, pattern
         self.ready.value = 0
         self.beats, self.cycles = [], []
 
@@ -56,7 +57,7 @@ class StreamSink(_Port):
         while len(self.beats) < count:
             if max_cycles is not None and cycle >= max_cycles:
                 raise AssertionError(f"timeout: {len(self.beats)} of {count} beats after {cycle} cycles")
-            ready = self.rng.random() < self.ready_prob
+            ready = next(self.pattern)
             self.ready.value = int(ready)
             await ReadOnly()
             beat = int(self.payload.value) if ready and int(self.valid.value) else None

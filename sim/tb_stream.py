@@ -24,8 +24,8 @@ async def stream_test(dut):
     in_beats, expected, lane_bits = spec["in_beats"], spec["expected"], spec["lane_bits"]
 
     Clock(dut.clk, 10, unit="ns").start()
-    source = StreamSource(dut, "i", dut.clk, traffic.source_rng(), traffic.valid_prob)
-    sink = StreamSink(dut, "o", dut.clk, traffic.sink_rng(), traffic.ready_prob)
+    source = StreamSource(dut, "i", dut.clk, traffic.source_pattern())
+    sink = StreamSink(dut, "o", dut.clk, traffic.sink_pattern())
     dut.rst.value = 1
     for _ in range(3):
         await RisingEdge(dut.clk)

@@ -1,6 +1,7 @@
 """finngen build end to end: RTL simulation equals nnabla bit for bit, at the predicted speed.
 
-Each build compiles a Verilator model (tens of seconds), so the builds are shared per module.
+Each build compiles a Verilator model (tens of seconds); the runs after the build's own
+verification reuse it from DIR/sim/.
 """
 from pathlib import Path
 
@@ -11,8 +12,10 @@ import pytest
 from examples.bnn_layers import conv_block, fc_block, max_pool
 from examples.digits_data import load_split
 from examples_models import MODELS
-from finngen import cli
+from finngen import cli, codec, host
 from finngen.builddir import BuildDir
+from finngen.sim.buildsim import BuildSim
+from finngen.sim.streams import Traffic
 from examples.nnp_files import forward_saved
 from examples.random_bnn import make_random_bnn
 
@@ -70,6 +73,7 @@ def _images(kind, count=6):
     return _signed(rng, shape) if kind == "signed" else _uint8(rng, shape)
 
 
+@pytest.mark.rtl
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_build_runs_bit_exact_at_predicted_speed(models, tmp_path, capsys, name):
     fps, kind = CASES[name]
@@ -85,22 +89,19 @@ def test_build_runs_bit_exact_at_predicted_speed(models, tmp_path, capsys, name)
 
     # the user's images through the RTL, with seeded random stalls on both streams
     images = _images(kind)
-    np.save(tmp_path / "x.npy", images)
-    from finngen import build, host
-    network = built.network()
-    rtl, result = build.simulate(out, network, host.encode_input(network, images), seed=7,
-                                 stall_in=0.3, stall_out=0.4)
-    scores = host.decode_output(network, rtl)
+    rtl = BuildSim(out)
+    stream = rtl.encode(images)
+    result = rtl.run(stream, Traffic(seed=7, valid_prob=0.7, ready_prob=0.6), name="images")
     expected = forward_saved(models[name], built.meta.network, images)
-    assert np.array_equal(scores.view(np.uint32), expected.view(np.uint32))
+    assert np.array_equal(host.decode_output(rtl.network, result.stream).view(np.uint32), expected.view(np.uint32))
     if name == "cnv_small":
         # reset in the middle of a frame, then long random stalls on both streams: the next
         # whole frames come out right
-        stream = host.encode_input(network, images)
-        beats = build.codec.pack_frames(built.interface, stream).shape[1]
-        rtl, _ = build.simulate(out, network, stream, seed=11, stall_in=0.5, stall_out=0.5, burst=200,
-                                reset_after=beats // 2)
-        assert np.array_equal(host.decode_output(network, rtl).view(np.uint32), expected.view(np.uint32))
+        beats = codec.pack_frames(rtl.interface, stream).shape[1]
+        result = rtl.run(stream, Traffic(seed=11, valid_prob=0.5, ready_prob=0.5, burst=200),
+                         name="reset", reset_after=beats // 2)
+        assert np.array_equal(host.decode_output(rtl.network, result.stream).view(np.uint32),
+                              expected.view(np.uint32))
     for key in ("model", "board", "clock_mhz", "target_fps", "layers", "resources", "verification"):
         assert key in report
     assert {"name", "kind", "pe", "simd", "cycles", "lut", "bram36"} <= set(report["layers"][0])

@@ -17,8 +17,10 @@ import pytest
 from examples.digits_data import load_split
 from examples_models import MODELS
 from finngen.board import boards, driver, vivado
-from finngen import build, codec, golden, host, rtlsim
+from finngen import build, codec, golden, host
 from finngen.builddir import BuildDir
+from finngen.sim.buildsim import BuildSim
+from finngen.sim.streams import Traffic
 from examples.nnp_files import forward_saved
 
 # the last layer's PE 2 makes 20-bit output beats: 24-bit words the DMA carries in 32 bits
@@ -88,9 +90,9 @@ class BlockDesign:
         # to_accelerator keeps the low in_width bits of every word; one packet is one cocotb frame
         for words in self.packets:
             packet = words[None, :, :i["in_width"] // 8]
-            result = rtlsim.run(BuildDir(self.directory).verilog, packet, BuildDir(self.directory).sim)
+            result = BuildSim(self.directory).run_words(packet)
             assert len(result.last_beat_cycles) == 1, "one TLAST per packet"
-            beats = result.outputs.reshape(-1, i["out_width"] // 8)
+            beats = result.words.reshape(-1, i["out_width"] // 8)
             # from_accelerator zero-extends every beat to the DMA's word
             pad = self.layout["out_width"] // 8 - beats.shape[-1]
             self.results.append(np.pad(beats, ((0, 0), (0, pad))).reshape(-1))
@@ -243,7 +245,7 @@ def test_batches_split_at_the_dma_length_limit(built, board_driver, tmp_path, mo
     assert main(["--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"), "--batch", "100"]) == 0
     assert design.sends == design.receives == [5, 5, 2]
     assert "(batches of 5," in capsys.readouterr().out
-    expected = forward_saved(out / "model.nnp", meta["network"], images)
+    expected = forward_saved(out / "model.nnp", meta.network, images)
     assert np.array_equal(np.load(tmp_path / "y.npy").view(np.uint32), expected.view(np.uint32))
 
 
@@ -279,9 +281,8 @@ def test_accelerator_ends_a_batch_where_its_input_ends(built):
     frames = codec.pack_frames(interface, stream)
     expected = codec.pack_words(golden.forward(network, stream).reshape(6, -1), interface["out_bits"],
                                 interface["out_lanes"], interface["out_width"])
-    verilog, work = built_dir.verilog, built_dir.sim
-    batch = rtlsim.run(verilog, frames.reshape(1, -1, frames.shape[-1]), work, seed=3, stall_in=0.3,
-                       stall_out=0.3, burst=4)
-    assert len(batch.last_beat_cycles) == 1 and np.array_equal(batch.outputs.reshape(-1), expected.reshape(-1))
-    each = rtlsim.run(verilog, frames, work, seed=4, stall_in=0.3, stall_out=0.3, burst=4)
-    assert len(each.last_beat_cycles) == 6 and np.array_equal(each.outputs, expected.reshape(6, -1))
+    rtl = BuildSim(out)
+    batch = rtl.run_words(frames.reshape(1, -1, frames.shape[-1]), Traffic(3, 0.7, 0.7, burst=4), name="batch")
+    assert len(batch.last_beat_cycles) == 1 and np.array_equal(batch.words.reshape(-1), expected.reshape(-1))
+    each = rtl.run_words(frames, Traffic(4, 0.7, 0.7, burst=4), name="each")
+    assert len(each.last_beat_cycles) == 6 and np.array_equal(each.words.reshape(6, -1), expected.reshape(6, -1))

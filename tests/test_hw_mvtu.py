@@ -4,8 +4,8 @@ import pytest
 from amaranth.hdl import Fragment
 
 from finngen import ir
+from finngen.compile.kinds import cycles_per_pixel
 from finngen.hw import MVTU
-from finngen.hw.mvtu import cycles_per_pixel
 from finngen.sim.cases import mvtu_case, run_case
 from finngen.sim.layers import matrix_layer, random_config
 from finngen.sim.streams import Traffic
@@ -64,6 +64,7 @@ def test_mvtu_matches_golden(key):
     _check_cycles(result, case, layer, pe, simd, frames=2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(16))
 def test_mvtu_random_configs(seed):
     """Random legal layers and foldings (conv and FC, all input types, last-layer mode)."""
@@ -73,6 +74,7 @@ def test_mvtu_random_configs(seed):
     _check_cycles(run_case(case, Traffic()), case, layer, pe, simd, frames=2)
 
 
+@pytest.mark.rtl
 def test_mvtu_rtl_binary_conv_with_padding():
     """Verilator: a padded bipolar conv layer with thresholds (constant channels included),
     first under random traffic, then a cycle count over 3 frames x 16 pixels."""
@@ -83,6 +85,7 @@ def test_mvtu_rtl_binary_conv_with_padding():
     assert _check_cycles(result, case, layer, pe, simd, frames=3) == 2 * 9   # (4/2)(27/3)
 
 
+@pytest.mark.rtl
 def test_mvtu_rtl_integer_last_layer():
     """Verilator: a signed 8-bit input, last-layer FC (outputs signed sums), wide SIMD."""
     layer = matrix_layer(7, (1, 1, 64), 10, in_type=I8, last=True, name="fc_last")

@@ -42,6 +42,7 @@ def test_swu_matches_golden(key):
     run_case(case, Traffic())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(12))
 def test_swu_random_configs(seed):
     """Random legal kernels, strides, paddings, shapes, types and SIMD."""
@@ -62,6 +63,7 @@ def test_swu_one_beat_per_cycle(key):
     assert set(np.diff(run_case(case, Traffic()).out_cycles).tolist()) == {1}
 
 
+@pytest.mark.rtl
 def test_swu_rtl_stride2_signed():
     """Verilator: stride 2 with padding on signed 3-bit data, three frames back to back, with
     random valid gaps and back-pressure, then without (one beat per cycle throughout)."""

@@ -121,8 +121,8 @@ def test_float64_parameters_run_as_nnabla_runs_them(tmp_path):
 
 
 def test_missing_simulator_says_how_to_get_it(monkeypatch):
-    from finngen import rtlsim
-    monkeypatch.setattr(rtlsim.shutil, "which", lambda name: None)
+    from finngen.sim import runner
+    monkeypatch.setattr(runner.shutil, "which", lambda name: None)
     with pytest.raises(MissingToolError) as e:
-        rtlsim.check_simulator("icarus")
+        runner.check_simulator("icarus")
     assert "apt-get install iverilog" in e.value.line()

@@ -14,7 +14,7 @@ from .. import ir
 from .fifo import StreamFIFO
 from ..compile import pipeline
 
-__all__ = ["Accelerator", "AxiStreamTop"]
+__all__ = ["Accelerator", "AxiStreamTop", "stage_names"]
 
 
 class Accelerator(wiring.Component):
@@ -47,8 +47,7 @@ class Accelerator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         components = [stage.component() for stage in self.stages]
-        names = [f"s{k}_{stage.kind}_{_identifier(stage.layer.name)}" for k, stage in enumerate(self.stages)]
-        for name, component in zip(names, components):
+        for name, component in zip(stage_names(self.stages), components):
             m.submodules[name] = component
 
         # input: the elements sit in the low bits of the byte-aligned word
@@ -75,6 +74,12 @@ class Accelerator(wiring.Component):
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += count.eq(Mux(final, 0, count + 1))
         return m
+
+
+def stage_names(stages) -> list:
+    """The instance name of every stage, ``s<k>_<kind>_<layer>``: what the waves and the
+    testbench's probes show."""
+    return [f"s{k}_{stage.kind}_{_identifier(stage.layer.name)}" for k, stage in enumerate(stages)]
 
 
 def _identifier(name: str) -> str:

@@ -50,11 +50,6 @@ class StreamWidthConverter(wiring.Component):
         super().__init__({"i": In(stream.Signature(unsigned(n_in * bits))),
                           "o": Out(stream.Signature(unsigned(n_out * bits)))})
 
-    @classmethod
-    def between(cls, layer, pe, next_simd):
-        """The converter from ``layer``'s output (``pe`` lanes) to a consumer with ``next_simd``."""
-        return cls(layer.out_type, pe, next_simd)
-
     def elaborate(self, platform):
         m = Module()
         n_in, n_out = self.n_in, self.n_out

@@ -22,6 +22,7 @@ class Stage:
 
     kind = ""           # "convert", "window", "matrix", "pool": report and instance names
     short = ""          # the kind's abbreviation in stage labels
+    title = ""          # what a user calls it: "matrix unit", ...
 
     # -- throughput -----------------------------------------------------------------------------
 
@@ -99,6 +100,26 @@ class Stage:
     def resources(self) -> Resources:
         """The stage's component, without the FIFO in front of it."""
         return with_fitted(self.fixed_resources(), self.lut_terms())
+
+    # -- the output stream, for testbenches and probes --------------------------------------------
+
+    @property
+    def out_shape(self):
+        """The feature map whose elements the output beats carry, in stream order."""
+        return self.layer.out_shape
+
+    def golden_beats(self, x, y) -> list:
+        """The output beats (Python ints) for the golden model's input ``x`` and output ``y`` of
+        the stage's layer, all frames."""
+        from ...sim.beats import pack_beats
+        return pack_beats(y, self.out_type.bits, self.lanes_out)
+
+    def place(self, beat: int, lane: int) -> str:
+        """Where element ``lane`` of output beat ``beat`` (counted within a frame) belongs."""
+        shape = self.out_shape
+        pixel, first = divmod(beat * self.lanes_out, shape.channels)
+        y, x = divmod(pixel, shape.width)
+        return f"pixel (y={y}, x={x}), channel {first + lane}"
 
     # -- hardware -------------------------------------------------------------------------------
 

@@ -28,10 +28,20 @@ class WidthConverter(Stage):
 
     kind = "convert"
     short = "dwc"
+    title = "width converter"
 
     @property
     def out_type(self) -> ir.DataType:
         return self.elem_type
+
+    @property
+    def out_shape(self):
+        """It regroups its layer's input stream."""
+        return self.layer.in_shape
+
+    def golden_beats(self, x, y) -> list:
+        from ...sim.beats import pack_beats
+        return pack_beats(x, self.out_type.bits, self.lanes_out)
 
     @property
     def beats_in(self) -> int:

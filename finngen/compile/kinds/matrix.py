@@ -24,6 +24,7 @@ class MatrixUnit(Stage):
 
     kind = "matrix"
     short = "mvtu"
+    title = "matrix unit"
 
     @property
     def elem_type(self) -> ir.DataType:

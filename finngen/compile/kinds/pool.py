@@ -16,6 +16,7 @@ class Pool(LaneStage):
 
     kind = "pool"
     short = "pool"
+    title = "max pool"
 
     @property
     def beats_out(self) -> int:

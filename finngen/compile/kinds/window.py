@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ... import ir
 from ..resources import Resources, memory, range_bits
 from .base import LaneStage
@@ -39,6 +41,24 @@ class SlidingWindow(LaneStage):
 
     kind = "window"
     short = "swu"
+    title = "sliding window"
+
+    def golden_beats(self, x, y) -> list:
+        """Every output pixel's window in (ky, kx, c) order, with the padding mask."""
+        from ... import golden
+        from ...sim.beats import pack_windows
+        shape = self.layer.in_shape
+        vectors, valid = golden.windows(self.layer, np.reshape(x, (-1, shape.height, shape.width, shape.channels)))
+        return pack_windows(self.layer, vectors, valid, self.lanes)
+
+    def place(self, beat: int, lane: int) -> str:
+        layer = self.layer
+        per_pixel = layer.fan_in // self.lanes
+        pixel, first = divmod(beat, per_pixel)
+        y, x = divmod(pixel, layer.out_shape.width)
+        ky, rest = divmod(first * self.lanes + lane, layer.kernel * layer.in_shape.channels)
+        kx, ch = divmod(rest, layer.in_shape.channels)
+        return f"output pixel (y={y}, x={x}), window tap (ky={ky}, kx={kx}, channel {ch})"
 
     @property
     def beats_out(self) -> int:
