@@ -56,6 +56,7 @@ def _parser():
     q.add_argument("--estimate", action="store_true", help="also synthesize with yosys (see 'finngen estimate')")
     q.add_argument("--selftest", action="store_true",
                    help="also write DIR/selftest/, a Vivado tree for an LED self-test bitstream (see 'finngen flash')")
+    q.add_argument("--timing", action="store_true", help="also place and route with nextpnr-ecp5 (see 'finngen timing')")
     simulator_option(q)
     model_options(q)
 
@@ -68,6 +69,9 @@ def _parser():
     q.add_argument("build", help="a build directory")
 
     q = sub.add_parser("estimate", help="synthesize a build with yosys and record its resource counts")
+    q.add_argument("build", help="a build directory")
+
+    q = sub.add_parser("timing", help="place and route a build with nextpnr-ecp5 and report the clock it reaches")
     q.add_argument("build", help="a build directory")
 
     q = sub.add_parser("flash", help="load a build's self-test bitstream into the board over JTAG (openFPGALoader)")
@@ -217,6 +221,9 @@ def _build(args):
     if args.estimate:
         from .board.estimate import estimate_build
         estimate_build(out)
+    if args.timing:
+        from .board.timing import time_build
+        time_build(out)
     data = json.loads((out / "report.json").read_text())
     p, r, v = data["predicted"], data["resources"]["estimate"], data["verification"]
     print(f"built {out}: {p['fps']:,.0f} FPS predicted ({p['cycles_per_frame']:,} cycles/frame at "
@@ -277,6 +284,19 @@ def _estimate(args):
     print(f"{'CARRY4':8}{'':>10}{counts['carry4']:>10,}")
 
 
+def _timing(args):
+    from .board.timing import time_build
+    directory = Path(args.build)
+    _build_meta(directory)
+    t = time_build(directory)
+    print(f"{directory}: Fmax {t['fmax_mhz']:g} MHz on {t['part']} "
+          f"({'meets' if t['met'] else 'MISSES'} {t['clock_mhz']:g} MHz); "
+          f"{t['lut4']:,} LUT4, {t['ff']:,} FF, {t['dp16kd']} DP16KD placed")
+    path = t["worst_path"]
+    if path["from"]:
+        print(f"worst path ({path['delay_ns']} ns): from {path['from']} to {path['to']}")
+
+
 def _synth(args):
     from .board import vivado
     directory = Path(args.build)
@@ -303,7 +323,7 @@ def _deploy(args):
 
 
 _COMMANDS = {"inspect": _inspect, "run": _run, "boards": _boards, "build": _build, "verify": _verify,
-             "estimate": _estimate, "synth": _synth, "flash": _flash, "deploy": _deploy}
+             "estimate": _estimate, "timing": _timing, "synth": _synth, "flash": _flash, "deploy": _deploy}
 
 if __name__ == "__main__":
     sys.exit(main())
