@@ -129,9 +129,14 @@ class SlidingWindow(wiring.Component):
                 m.d.sync += wcf.eq(wcf + 1)
 
         # The reader may start (and continue) a window once the writer has passed its
-        # bottom-right pixel in the reader's frame.
-        last_y = Mux(top + (k - 1) > H - 1, H - 1, top + (k - 1))
-        last_x = Mux(left + (k - 1) > W - 1, W - 1, left + (k - 1))
+        # bottom-right pixel in the reader's frame. That pixel is kept in registers, updated
+        # with the window's corner, to keep its adders off the path to the read.
+        last_y = Signal(range(H), init=min(k - 1 - p, H - 1))
+        last_x = Signal(range(W), init=min(k - 1 - p, W - 1))
+
+        def corner(position, value, last, size):
+            return [position.eq(value), last.eq(Mux(value + (k - 1) > size - 1, size - 1, value + (k - 1)))]
+
         available = (ahead > 0) | ((ahead == 0) & ((wy > last_y) | ((wy == last_y) & (wx > last_x))))
 
         # Pipeline: stage 0 issues the (synchronous) read, stage 1 is the output beat. One stall
@@ -162,21 +167,21 @@ class SlidingWindow(wiring.Component):
                     with m.If(ky == k - 1):
                         m.d.sync += [ky.eq(0), row_base.eq(top_base)]
                         with m.If(ox == OW - 1):
-                            m.d.sync += [ox.eq(0), left.eq(-p), left_col.eq(-p * CF), col.eq(-p * CF)]
+                            m.d.sync += [ox.eq(0), left_col.eq(-p * CF), col.eq(-p * CF)] + corner(left, -p, last_x, W)
                             with m.If(oy == OH - 1):
                                 # next frame: its row 0 follows this frame's last row in the ring
                                 next_frame = add_mod(frame_base, (H * row_words) % depth, depth)
                                 next_top = add_mod(next_frame, (-p * row_words) % depth, depth)
-                                m.d.sync += [oy.eq(0), top.eq(-p), frame_base.eq(next_frame),
-                                             top_base.eq(next_top), row_base.eq(next_top)]
+                                m.d.sync += [oy.eq(0), frame_base.eq(next_frame), top_base.eq(next_top),
+                                             row_base.eq(next_top)] + corner(top, -p, last_y, H)
                                 m.d.comb += reader_done.eq(1)
                             with m.Else():
                                 next_top = add_mod(top_base, (s * row_words) % depth, depth)
-                                m.d.sync += [oy.eq(oy + 1), top.eq(top + s), top_base.eq(next_top),
-                                             row_base.eq(next_top)]
+                                m.d.sync += [oy.eq(oy + 1), top_base.eq(next_top),
+                                             row_base.eq(next_top)] + corner(top, top + s, last_y, H)
                         with m.Else():
-                            m.d.sync += [ox.eq(ox + 1), left.eq(left + s),
-                                         left_col.eq(left_col + s * CF), col.eq(left_col + s * CF)]
+                            m.d.sync += [ox.eq(ox + 1), left_col.eq(left_col + s * CF),
+                                         col.eq(left_col + s * CF)] + corner(left, left + s, last_x, W)
                     with m.Else():
                         m.d.sync += [ky.eq(ky + 1), row_base.eq(add_mod(row_base, row_words, depth))]
                 with m.Else():
