@@ -34,21 +34,25 @@ class StreamWidthConverter(wiring.Component):
     """
 
     def __init__(self, elem_type, n_in, n_out):
-        # Amaranth warns about Elaboratables never elaborated; one whose arguments are
-        # rejected here was never meant to be.
-        self._MustUse__silence = True
         if not isinstance(elem_type, ir.DataType):
             raise TypeError(f"elem_type must be an ir.DataType, not {elem_type!r}")
         for name, n in (("n_in", n_in), ("n_out", n_out)):
             if not isinstance(n, int) or n < 1:
                 raise ValueError(f"{name} must be a positive integer, not {n!r}")
-        self._MustUse__silence = False
         self.elem_type = elem_type
         self.n_in = n_in
         self.n_out = n_out
         bits = elem_type.bits
         super().__init__({"i": In(stream.Signature(unsigned(n_in * bits))),
                           "o": Out(stream.Signature(unsigned(n_out * bits)))})
+
+    @property
+    def latency(self) -> int:
+        """Cycles from the input beat that completes an output beat to that beat valid on ``o``
+        (a splitter's first part, a gatherer's whole): one per register stage, none when the
+        widths are equal."""
+        n_in, n_out = self.n_in, self.n_out
+        return 0 if n_in == n_out else 1 if n_in % n_out == 0 or n_out % n_in == 0 else 2
 
     @classmethod
     def between(cls, layer, pe, next_simd):

@@ -22,7 +22,7 @@ from amaranth.lib.wiring import In, Out
 from .. import ir
 from ..compile.folding import cycles_per_pixel
 from .arith import pipelined_tree_sum, tree_levels, tree_registers
-from .fifo import StreamFIFO
+from .fifo import BUFFERED_LATENCY, StreamFIFO
 from .packing import lanes, require_divisor, window_shape
 
 __all__ = ["MVTU", "cycles_per_pixel"]
@@ -50,14 +50,10 @@ class MVTU(wiring.Component):
     """
 
     def __init__(self, layer, pe, simd):
-        # Amaranth warns about Elaboratables never elaborated; one whose arguments are
-        # rejected here was never meant to be.
-        self._MustUse__silence = True
         if not isinstance(layer, ir.MatrixLayer):
             raise TypeError(f"An MVTU implements an ir.MatrixLayer, not {layer!r}")
         require_divisor(layer.out_channels, pe, "PE", f"the output channels of {layer.name}")
         require_divisor(layer.fan_in, simd, "SIMD", f"the fan-in of {layer.name}")
-        self._MustUse__silence = False
         self.layer = layer
         self.pe = pe
         self.simd = simd
@@ -103,7 +99,7 @@ class MVTU(wiring.Component):
         back-pressure: the memory read, its output register, the tree's ranks, the accumulator,
         the sum (bipolar) and the threshold compare, then the output FIFO's two."""
         bipolar, thresholded = self.layer.in_type.bipolar, self.layer.threshold is not None
-        return 3 + self.tree_registers + bipolar + thresholded + _FIFO_LATENCY
+        return 3 + self.tree_registers + bipolar + thresholded + BUFFERED_LATENCY
 
     @property
     def _out_depth(self) -> int:
@@ -245,7 +241,3 @@ class MVTU(wiring.Component):
         xs = lanes(x, layer.in_type, simd)
         return [pipelined_tree_sum(m, [Mux(mask[j], Mux(w[j], xs[j], -xs[j]), 0) for j in range(simd)],
                                    before=1, name=f"sum{p}") for p, w in enumerate(weights)], None
-
-
-# Cycles from a beat written into a StreamFIFO to the same beat valid at its output.
-_FIFO_LATENCY = 2

@@ -46,9 +46,6 @@ class SlidingWindow(wiring.Component):
     """
 
     def __init__(self, layer, simd):
-        # Amaranth warns about Elaboratables never elaborated; one whose arguments are
-        # rejected here was never meant to be.
-        self._MustUse__silence = True
         if not isinstance(layer, ir.MatrixLayer):
             raise TypeError(f"A sliding window unit feeds an ir.MatrixLayer, not {layer!r}")
         require_divisor(layer.in_shape.channels, simd, "SIMD", f"the input channels of {layer.name}")
@@ -61,7 +58,6 @@ class SlidingWindow(wiring.Component):
             if out != (size + 2 * layer.pad - layer.kernel) // layer.stride + 1 or out < 1:
                 raise ValueError(f"{layer.name}: output shape {layer.out_shape} does not follow from "
                                  f"{shape}, kernel {layer.kernel}, stride {layer.stride}, pad {layer.pad}")
-        self._MustUse__silence = False
         self.layer = layer
         self.simd = simd
         k, st, p = layer.kernel, layer.stride, layer.pad
@@ -74,6 +70,11 @@ class SlidingWindow(wiring.Component):
             "i": In(stream.Signature(beat_shape(layer.in_type, simd))),
             "o": Out(stream.Signature(window_shape(layer.in_type, simd, layer.has_padding))),
         })
+
+    # Cycles from the input beat that completes a window (the last of its bottom-right pixel),
+    # when the reader waits for it, to the window's first beat valid on ``o``: the writer's
+    # position register, then the read and its output register.
+    latency = 2
 
     def elaborate(self, platform):
         m = Module()
