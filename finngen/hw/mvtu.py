@@ -204,13 +204,14 @@ class MVTU(wiring.Component):
             valid_taps = accs[pe] if n_valid is not None else layer.fan_in
             sums = [Signal(signed(layer.acc_bits), name=f"sum{p}") for p in range(pe)]
             m.d.sync += [s.eq(2 * acc - valid_taps) for s, acc in zip(sums, accs)]
-            address = now["nf"]
             now = next_stage()
         else:
-            sums, address = accs[:pe], flags[-2]["nf"]
+            sums = accs[:pe]
 
         if layer.threshold is not None:
-            # The threshold compare in a stage of its own, its memory read one stage ahead.
+            # The threshold compare in a stage of its own; the thresholds are read two stages
+            # ahead and registered, like the weights.
+            address = flags[-3]["nf"]
             threshold_layout = data.StructLayout({"threshold": signed(layer.threshold_bits), "invert": 1})
             results = []
             for p, s in enumerate(sums):
@@ -218,8 +219,9 @@ class MVTU(wiring.Component):
                 m.submodules[f"thresholds{p}"] = mem
                 port = mem.read_port()
                 m.d.comb += port.addr.eq(address)
+                t = Signal(threshold_layout, name=f"threshold{p}")
                 bit = Signal(name=f"out{p}")
-                m.d.sync += bit.eq((s >= port.data.threshold) ^ port.data.invert)
+                m.d.sync += [t.eq(port.data), bit.eq((s >= t.threshold) ^ t.invert)]
                 results.append(bit)
             now = next_stage()
         else:
