@@ -44,7 +44,8 @@ def pipelined_tree_sum(m, terms, before=0, name="tree"):
     done = before
     while True:
         if done in ranks:
-            registered = [Signal(t.shape(), name=f"{name}_l{done - before}_{i}") for i, t in enumerate(terms)]
+            registered = [Signal(t.shape(), name=f"{name}_l{done - before}_{i}", reset_less=True)
+                          for i, t in enumerate(terms)]
             m.d.sync += [r.eq(t) for r, t in zip(registered, terms)]
             terms = registered
         if len(terms) == 1:

@@ -5,14 +5,19 @@ elements per cycle. For every output pixel the unit takes the ``fan_in / simd`` 
 input vector once, keeps them in a small buffer and replays them for each of the
 ``out_channels / pe`` neuron folds, so a pixel takes exactly ``(MH / PE) * (MW / SIMD)`` cycles.
 
-Pipeline (one stall signal for all stages, so a stalled memory read port simply holds its data):
+Pipeline (see :attr:`MVTU.latency`), one stage per cycle and no stall inside it:
 
-* stage 0: fold counters pick the weight word (``nf * SF + sf``), the threshold (``nf``) and the
-  input beat (from the stream while ``nf == 0``, else from the buffer); all memory reads are
-  synchronous, so their data arrives in stage 1, together with the registered input beat;
-* stage 1: XNOR-popcount (bipolar inputs) or a signed sum of ``+-x`` (integer inputs) per PE,
-  added to the accumulators; on the last synapse fold the finished sums are thresholded (or
-  passed on as signed integers in the last layer) into the output register.
+* stage 0: fold counters pick the weight word (``nf * SF + sf``) and the input beat (from the
+  stream while ``nf == 0``, else from a replay buffer); the memories are read synchronously;
+* stage 1: the read data, then registered again (the block RAM's output register in Vivado);
+* the XNOR-popcount (bipolar inputs) or signed sum of ``+-x`` (integer inputs) per PE, as an
+  adder tree with a register rank every two adder levels (none for a narrow SIMD), then the
+  accumulators; for bipolar inputs ``2 * agreements - valid taps`` in a stage of its own;
+* the threshold compare (hidden layers) in a stage of its own, into an output FIFO.
+
+Back-pressure stops only the fold counters: a beat that finishes an output is issued only when
+the output FIFO has an entry reserved for it, so nothing in the datapath waits for ``o.ready``
+and no combinational path runs from ``o.ready`` to ``i.ready``.
 """
 import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
@@ -157,10 +162,12 @@ class MVTU(wiring.Component):
             flags.append(later)
             return later
 
+        # Data registers need no reset: the valid flags say what they hold.
+
         # Stage 1: the memories' read data. The input vector of the current pixel is replayed
         # from a small buffer for the neuron folds nf > 0.
         beat_in = Value.cast(self.i.payload)
-        beat1 = Signal(len(beat_in))
+        beat1 = Signal(len(beat_in), reset_less=True)
         m.d.sync += beat1.eq(beat_in)
         weights1 = []
         for p in range(pe):
@@ -178,8 +185,8 @@ class MVTU(wiring.Component):
             beat1 = Mux(now["nf"] == 0, beat1, rd.data)
 
         # Stage 2: the memory outputs, registered (a block RAM's own output register).
-        beat2 = Signal(len(beat_in))
-        weights2 = [Signal(simd, name=f"weights2_{p}") for p in range(pe)]
+        beat2 = Signal(len(beat_in), reset_less=True)
+        weights2 = [Signal(simd, name=f"weights2_{p}", reset_less=True) for p in range(pe)]
         m.d.sync += [beat2.eq(beat1)] + [w2.eq(w1) for w2, w1 in zip(weights2, weights1)]
         next_stage()
         beat2 = data.View(self.i.payload.shape(), beat2) if masked else beat2
@@ -193,7 +200,7 @@ class MVTU(wiring.Component):
         now = flags[-1]
         accs = []
         for p, partial in enumerate(partials + ([n_valid] if n_valid is not None else [])):
-            acc = Signal(signed(layer.acc_bits), name=f"acc{p}" if p < pe else "n_valid")
+            acc = Signal(signed(layer.acc_bits), name=f"acc{p}" if p < pe else "n_valid", reset_less=True)
             with m.If(now["valid"]):
                 m.d.sync += acc.eq(Mux(now["first"], 0, acc) + partial)
             accs.append(acc)
@@ -202,7 +209,7 @@ class MVTU(wiring.Component):
         if layer.in_type.bipolar:
             # s = 2 * agreements - valid taps
             valid_taps = accs[pe] if n_valid is not None else layer.fan_in
-            sums = [Signal(signed(layer.acc_bits), name=f"sum{p}") for p in range(pe)]
+            sums = [Signal(signed(layer.acc_bits), name=f"sum{p}", reset_less=True) for p in range(pe)]
             m.d.sync += [s.eq(2 * acc - valid_taps) for s, acc in zip(sums, accs)]
             now = next_stage()
         else:
@@ -219,8 +226,8 @@ class MVTU(wiring.Component):
                 m.submodules[f"thresholds{p}"] = mem
                 port = mem.read_port()
                 m.d.comb += port.addr.eq(address)
-                t = Signal(threshold_layout, name=f"threshold{p}")
-                bit = Signal(name=f"out{p}")
+                t = Signal(threshold_layout, name=f"threshold{p}", reset_less=True)
+                bit = Signal(name=f"out{p}", reset_less=True)
                 m.d.sync += [t.eq(port.data), bit.eq((s >= t.threshold) ^ t.invert)]
                 results.append(bit)
             now = next_stage()
