@@ -73,8 +73,8 @@ class SlidingWindow(wiring.Component):
 
     # Cycles from the input beat that completes a window (the last of its bottom-right pixel),
     # when the reader waits for it, to the window's first beat valid on ``o``: the writer's
-    # position register, then the read and its output register.
-    latency = 2
+    # position register, the read, its data and the output register.
+    latency = 3
 
     def elaborate(self, platform):
         m = Module()
@@ -140,23 +140,24 @@ class SlidingWindow(wiring.Component):
 
         available = (ahead > 0) | ((ahead == 0) & ((wy > last_y) | ((wy == last_y) & (wx > last_x))))
 
-        # Pipeline: stage 0 issues the (synchronous) read, stage 1 is the output beat. One stall
-        # signal for both, so the read port holds its data while the output waits.
+        # Pipeline: stage 0 issues the (synchronous) read, stage 1 has its data, stage 2 is the
+        # output register (the read data go nowhere else). One stall signal for all, so the
+        # read port holds its data while the output waits.
         advance = Signal()
         read = Signal()
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), read.eq(advance & available)]
         y, x = top + ky, left + kx
         padding = (y < 0) | (y >= H) | (x < 0) | (x >= W)
         m.d.comb += [rd.addr.eq(row_base + col), rd.en.eq(advance)]
-        padding1 = Signal()
+        valid1, padding1 = Signal(), Signal()
         with m.If(advance):
-            m.d.sync += [self.o.valid.eq(read), padding1.eq(padding)]
-        beat = Mux(padding1, 0, rd.data)
-        if layer.has_padding:
-            m.d.comb += [self.o.payload.data.eq(beat),
-                         self.o.payload.mask.eq(Mux(padding1, 0, (1 << self.simd) - 1))]
-        else:
-            m.d.comb += self.o.payload.eq(beat)
+            m.d.sync += [valid1.eq(read), padding1.eq(padding), self.o.valid.eq(valid1)]
+            beat = Mux(padding1, 0, rd.data)
+            if layer.has_padding:
+                m.d.sync += [self.o.payload.data.eq(beat),
+                             self.o.payload.mask.eq(Mux(padding1, 0, (1 << self.simd) - 1))]
+            else:
+                m.d.sync += self.o.payload.eq(beat)
 
         reader_done = Signal()
         with m.If(read):
