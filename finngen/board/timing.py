@@ -75,10 +75,12 @@ def _run(command, workdir, log_name, what):
     started = time.monotonic()
     run = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
     if run.returncode:
+        # The tool's own complaint (a WebAssembly trap, say) is on stderr; the log ends wherever
+        # the work stopped.
         log = workdir / log_name
-        text = log.read_text(errors="replace") if log.exists() else run.stderr
-        tail = " | ".join(line.strip() for line in text.strip().splitlines()[-3:])
-        raise ToolError(f"{what} failed, see {log}: {tail}")
+        text = run.stderr.strip() or (log.read_text(errors="replace") if log.exists() else "")
+        tail = " | ".join(line.strip() for line in text.splitlines()[-3:])
+        raise ToolError(f"{what} failed (exit status {run.returncode}), see {log}: {tail}")
     _log(f"      done in {time.monotonic() - started:.1f} s")
 
 
