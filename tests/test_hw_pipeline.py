@@ -36,9 +36,9 @@ def _width(port):
 
 def test_stage_kinds_match_their_components():
     """Every kind (a pool on the input, converters both ways, padded and unpadded windows,
-    integer and bipolar units): the beat widths a stage states are its component's port
-    widths, consecutive components connect, and a unit's cycles are its component's. Each
-    component elaborates."""
+    integer and bipolar units): the beat widths and latency a stage states are its
+    component's, consecutive components connect, and a unit's cycles are its component's.
+    Each component elaborates."""
     u4 = ir.DataType(4)
     layers = [pool_layer((8, 8, 6), 2, u4, name="pool0"),
               matrix_layer(1, (4, 4, 6), 8, kernel=3, pad=1, in_type=u4, name="conv0"),
@@ -52,6 +52,7 @@ def test_stage_kinds_match_their_components():
     assert _width(components[0].i) == chain[0].lanes_in * chain[0].elem_type.bits
     for stage, component in zip(chain, components):
         assert _width(component.o) == stage.payload_bits, stage
+        assert stage.latency == component.latency, stage
         if stage.mac_lanes:
             assert component.cycles_per_pixel * stage.layer.out_shape.pixels == stage.cycles
     for producer, consumer, fifo in zip(components, components[1:], pipeline.fifos(chain)):

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Stream plumbing: width converters and FIFOs keep every element, in order, at full rate."""
 import numpy as np
 import pytest

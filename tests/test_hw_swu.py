@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The sliding window unit against the golden model's window vectors, beat by beat."""
 import numpy as np
 import pytest

@@ -24,5 +24,6 @@ def test_components_synthesize():
         assert not any(counts.get(cell) for cell in LATCHES), (name, counts)
         luts = sum(n for cell, n in counts.items() if cell.startswith("LUT"))
         assert luts > 0 and counts.get("FDRE", 0) > 0, (name, counts)
-    # the MVTU's weights and the line buffers become memories or logic, not registers per bit
-    assert cells["mvtu_conv"]["FDRE"] < 400
+    # the MVTU's weights (32 x 288 bits) and the line buffers become memories or logic, not
+    # registers per bit; its flip-flops are the pipeline's (about 500 at PE 4, SIMD 16)
+    assert cells["mvtu_conv"]["FDRE"] < 32 * 288 // 10

@@ -3,7 +3,11 @@ from amaranth.hdl import Module, Shape, Value
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["StreamFIFO"]
+__all__ = ["StreamFIFO", "BUFFERED_LATENCY"]
+
+# Cycles from a beat entering an empty FIFO of depth 2 or more to the same beat valid at its
+# output: it passes the storage and its registered read port.
+BUFFERED_LATENCY = 2
 
 
 class StreamFIFO(wiring.Component):
@@ -24,15 +28,17 @@ class StreamFIFO(wiring.Component):
     """
 
     def __init__(self, shape, depth):
-        # Amaranth warns about Elaboratables never elaborated; one whose arguments are
-        # rejected here was never meant to be.
-        self._MustUse__silence = True
         Shape.cast(shape)
         if not isinstance(depth, int) or depth < 1:
             raise ValueError(f"A FIFO depth must be a positive integer, not {depth!r}")
-        self._MustUse__silence = False
         self.depth = depth
         super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a beat entering the empty FIFO to the same beat valid at its output
+        (depth 1 is a single register)."""
+        return 1 if self.depth == 1 else BUFFERED_LATENCY
 
     def elaborate(self, platform):
         m = Module()

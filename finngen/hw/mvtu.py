@@ -5,14 +5,19 @@ elements per cycle. For every output pixel the unit takes the ``fan_in / simd`` 
 input vector once, keeps them in a small buffer and replays them for each of the
 ``out_channels / pe`` neuron folds, so a pixel takes exactly ``(MH / PE) * (MW / SIMD)`` cycles.
 
-Pipeline (one stall signal for all stages, so a stalled memory read port simply holds its data):
+Pipeline (see :attr:`MVTU.latency`), one stage per cycle and no stall inside it:
 
-* stage 0: fold counters pick the weight word (``nf * SF + sf``), the threshold (``nf``) and the
-  input beat (from the stream while ``nf == 0``, else from the buffer); all memory reads are
-  synchronous, so their data arrives in stage 1, together with the registered input beat;
-* stage 1: XNOR-popcount (bipolar inputs) or a signed sum of ``+-x`` (integer inputs) per PE,
-  added to the accumulators; on the last synapse fold the finished sums are thresholded (or
-  passed on as signed integers in the last layer) into the output register.
+* stage 0: fold counters pick the weight word (``nf * SF + sf``) and the input beat (from the
+  stream while ``nf == 0``, else from a replay buffer); the memories are read synchronously;
+* stage 1: the read data, then registered again (the block RAM's output register in Vivado);
+* the XNOR-popcount (bipolar inputs) or signed sum of ``+-x`` (integer inputs) per PE, as an
+  adder tree with a register rank every two adder levels (none for a narrow SIMD), then the
+  accumulators; for bipolar inputs ``2 * agreements - valid taps`` in a stage of its own;
+* the threshold compare (hidden layers) in a stage of its own, into an output FIFO.
+
+Back-pressure stops only the fold counters: a beat that finishes an output is issued only when
+the output FIFO has an entry reserved for it, so nothing in the datapath waits for ``o.ready``
+and no combinational path runs from ``o.ready`` to ``i.ready``.
 """
 import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
@@ -21,10 +26,17 @@ from amaranth.lib.wiring import In, Out
 
 from .. import ir
 from ..compile.kinds.matrix import cycles_per_pixel
-from .arith import popcount, tree_sum
+from .arith import pipelined_tree_sum, tree_levels, tree_registers
+from .fifo import BUFFERED_LATENCY, StreamFIFO
 from .packing import lanes, require_divisor, window_shape
 
 __all__ = ["MVTU", "cycles_per_pixel"]
+
+
+def tree_ranks(layer, simd) -> int:
+    """Register ranks inside the popcount (or signed sum) tree: none for a narrow SIMD."""
+    levels = tree_levels(simd)
+    return tree_registers(levels) if layer.in_type.bipolar else tree_registers(levels, before=1)
 
 
 class MVTU(wiring.Component):
@@ -49,14 +61,10 @@ class MVTU(wiring.Component):
     """
 
     def __init__(self, layer, pe, simd):
-        # Amaranth warns about Elaboratables never elaborated; one whose arguments are
-        # rejected here was never meant to be.
-        self._MustUse__silence = True
         if not isinstance(layer, ir.MatrixLayer):
             raise TypeError(f"An MVTU implements an ir.MatrixLayer, not {layer!r}")
         require_divisor(layer.out_channels, pe, "PE", f"the output channels of {layer.name}")
         require_divisor(layer.fan_in, simd, "SIMD", f"the fan-in of {layer.name}")
-        self._MustUse__silence = False
         self.layer = layer
         self.pe = pe
         self.simd = simd
@@ -87,6 +95,29 @@ class MVTU(wiring.Component):
         return [{"threshold": int(t), "invert": int(inv)}
                 for t, inv in zip(layer.threshold[p::self.pe], layer.invert[p::self.pe])]
 
+    # -- pipeline ------------------------------------------------------------------------------
+
+    @property
+    def latency(self) -> int:
+        return self.latency_of(self.layer, self.simd)
+
+    @staticmethod
+    def latency_of(layer, simd) -> int:
+        """Cycles from the cycle the unit takes a pixel's last input beat (the last synapse fold
+        of neuron fold 0) to the cycle that fold's output beat is valid on ``o``, without
+        back-pressure: the memory read, its output register, the tree's ranks, the accumulator,
+        the sum (bipolar) and the threshold compare, then the output FIFO's two. (A static
+        method: the compiler's stage kind asks it without building the unit.)"""
+        bipolar, thresholded = layer.in_type.bipolar, layer.threshold is not None
+        return 3 + tree_ranks(layer, simd) + bipolar + thresholded + BUFFERED_LATENCY
+
+    @property
+    def _out_depth(self) -> int:
+        """Output FIFO entries: every output beat in flight holds a reserved entry from the cycle
+        its last synapse fold is issued until the cycle after it leaves, and one leaves at most
+        every ``synapse_folds`` cycles, so this many keep the unit from ever waiting for them."""
+        return max(3, -(-(self.latency + 2) // self.synapse_folds) + 1)
+
     # -- hardware -------------------------------------------------------------------------------
 
     def elaborate(self, platform):
@@ -95,118 +126,132 @@ class MVTU(wiring.Component):
         NF, SF = self.neuron_folds, self.synapse_folds
         masked = layer.has_padding
 
-        # Stage 0: fold counters. The whole pipeline advances unless the output register holds a
-        # beat that is not being taken.
-        advance = Signal()
-        m.d.comb += advance.eq(~self.o.valid | self.o.ready)
+        # The datapath never stalls: a beat is issued only when the output FIFO has an entry
+        # reserved for its result (if it finishes an output), so back-pressure from ``o`` stops
+        # the fold counters and nothing else, and no ready path crosses the unit.
+        m.submodules.out = out = StreamFIFO(unsigned(pe * self.out_bits), self._out_depth)
+        wiring.connect(m, out.o, wiring.flipped(self.o))
+        free = Signal(range(self._out_depth + 1), init=self._out_depth)
+
+        # Stage 0: fold counters pick the weight word (nf * SF + sf) and the input beat (from the
+        # stream while nf == 0, else from the replay buffer).
         nf = Signal(range(NF))
         sf = Signal(range(SF))
         waddr = Signal(range(NF * SF))
         from_input = Signal()
+        can_issue = Signal()
         fire = Signal()
+        finishes = Signal()
         m.d.comb += [
             from_input.eq(nf == 0),
-            self.i.ready.eq(advance & from_input),
-            fire.eq(advance & (~from_input | self.i.valid)),
+            finishes.eq(sf == SF - 1),
+            can_issue.eq(~finishes | (free != 0)),
+            self.i.ready.eq(can_issue & from_input),
+            fire.eq(can_issue & (~from_input | self.i.valid)),
         ]
+        m.d.sync += free.eq(free - (fire & finishes) + (out.o.valid & out.o.ready))
         with m.If(fire):
             m.d.sync += waddr.eq(Mux(waddr == NF * SF - 1, 0, waddr + 1))
-            with m.If(sf == SF - 1):
+            with m.If(finishes):
                 m.d.sync += [sf.eq(0), nf.eq(Mux(nf == NF - 1, 0, nf + 1))]
             with m.Else():
                 m.d.sync += sf.eq(sf + 1)
 
-        # The input vector of the current pixel, replayed for the neuron folds nf > 0.
-        beat_in = Value.cast(self.i.payload)
-        beat_reg = Signal(len(beat_in))
-        with m.If(fire & from_input):
-            m.d.sync += beat_reg.eq(beat_in)
-        if NF > 1:
-            m.submodules.vector = vector = memory.Memory(shape=len(beat_in), depth=SF, init=[])
-            wr = vector.write_port()
-            rd = vector.read_port()
-            m.d.comb += [wr.addr.eq(sf), wr.data.eq(beat_in), wr.en.eq(fire & from_input),
-                         rd.addr.eq(sf), rd.en.eq(advance)]
+        # Flags that travel with each beat: stage k's are flags[k].
+        flags = [{"valid": fire, "first": sf == 0, "last": finishes, "nf": nf}]
 
-        weights, thresholds = [], []
-        threshold_layout = data.StructLayout({"threshold": signed(layer.threshold_bits), "invert": 1})
+        def next_stage():
+            now = flags[-1]
+            later = {key: Signal(Value.cast(v).shape(), name=f"{key}{len(flags)}") for key, v in now.items()}
+            m.d.sync += [later[key].eq(v) for key, v in now.items()]
+            flags.append(later)
+            return later
+
+        # Data registers need no reset: the valid flags say what they hold.
+
+        # Stage 1: the memories' read data. The input vector of the current pixel is replayed
+        # from a small buffer for the neuron folds nf > 0.
+        beat_in = Value.cast(self.i.payload)
+        beat1 = Signal(len(beat_in), reset_less=True)
+        m.d.sync += beat1.eq(beat_in)
+        weights1 = []
         for p in range(pe):
             mem = memory.Memory(shape=simd, depth=NF * SF, init=self.weight_words(p))
             m.submodules[f"weights{p}"] = mem
             port = mem.read_port()
-            m.d.comb += [port.addr.eq(waddr), port.en.eq(advance)]
-            weights.append(port.data)
-            if layer.threshold is not None:
+            m.d.comb += port.addr.eq(waddr)
+            weights1.append(port.data)
+        now = next_stage()
+        if NF > 1:
+            m.submodules.vector = vector = memory.Memory(shape=len(beat_in), depth=SF, init=[])
+            wr = vector.write_port()
+            rd = vector.read_port()
+            m.d.comb += [wr.addr.eq(sf), wr.data.eq(beat_in), wr.en.eq(fire & from_input), rd.addr.eq(sf)]
+            beat1 = Mux(now["nf"] == 0, beat1, rd.data)
+
+        # Stage 2: the memory outputs, registered (a block RAM's own output register).
+        beat2 = Signal(len(beat_in), reset_less=True)
+        weights2 = [Signal(simd, name=f"weights2_{p}", reset_less=True) for p in range(pe)]
+        m.d.sync += [beat2.eq(beat1)] + [w2.eq(w1) for w2, w1 in zip(weights2, weights1)]
+        next_stage()
+        beat2 = data.View(self.i.payload.shape(), beat2) if masked else beat2
+        x = beat2.data if masked else beat2
+        mask = beat2.mask if masked else Const((1 << simd) - 1, simd)
+
+        # Stages 3 ..: the trees, then the accumulators (one adder in their cycle).
+        partials, n_valid = self._partials(m, x, mask, weights2)
+        for _ in range(tree_ranks(layer, simd)):
+            next_stage()
+        now = flags[-1]
+        accs = []
+        for p, partial in enumerate(partials + ([n_valid] if n_valid is not None else [])):
+            acc = Signal(signed(layer.acc_bits), name=f"acc{p}" if p < pe else "n_valid", reset_less=True)
+            with m.If(now["valid"]):
+                m.d.sync += acc.eq(Mux(now["first"], 0, acc) + partial)
+            accs.append(acc)
+        now = next_stage()
+
+        if layer.in_type.bipolar:
+            # s = 2 * agreements - valid taps
+            valid_taps = accs[pe] if n_valid is not None else layer.fan_in
+            sums = [Signal(signed(layer.acc_bits), name=f"sum{p}", reset_less=True) for p in range(pe)]
+            m.d.sync += [s.eq(2 * acc - valid_taps) for s, acc in zip(sums, accs)]
+            now = next_stage()
+        else:
+            sums = accs[:pe]
+
+        if layer.threshold is not None:
+            # The threshold compare in a stage of its own; the thresholds are read two stages
+            # ahead and registered, like the weights.
+            address = flags[-3]["nf"]
+            threshold_layout = data.StructLayout({"threshold": signed(layer.threshold_bits), "invert": 1})
+            results = []
+            for p, s in enumerate(sums):
                 mem = memory.Memory(shape=threshold_layout, depth=NF, init=self.threshold_words(p))
                 m.submodules[f"thresholds{p}"] = mem
                 port = mem.read_port()
-                m.d.comb += [port.addr.eq(nf), port.en.eq(advance)]
-                thresholds.append(port.data)
-
-        # Stage 1.
-        valid1 = Signal()
-        first1 = Signal()
-        last1 = Signal()
-        from_input1 = Signal()
-        with m.If(advance):
-            m.d.sync += [valid1.eq(fire), first1.eq(sf == 0), last1.eq(sf == SF - 1),
-                         from_input1.eq(from_input)]
-        beat1 = Signal(len(beat_in))
-        m.d.comb += beat1.eq(Mux(from_input1, beat_reg, rd.data) if NF > 1 else beat_reg)
-        beat1 = data.View(self.i.payload.shape(), beat1) if masked else beat1
-        x = beat1.data if masked else beat1
-        mask = beat1.mask if masked else Const((1 << simd) - 1, simd)
-
-        consumed = Signal()
-        m.d.comb += consumed.eq(valid1 & advance)
-        sums = self._sums(m, x, mask, weights, first1, consumed)
-
-        lanes_out = []
-        for p, s in enumerate(sums):
-            if layer.threshold is None:
-                lanes_out.append(s)
-            else:
-                t = thresholds[p]
-                lanes_out.append((s >= t.threshold) ^ t.invert)
-        with m.If(advance):
-            m.d.sync += self.o.valid.eq(valid1 & last1)
-            with m.If(valid1 & last1):
-                m.d.sync += self.o.payload.eq(Cat(*lanes_out))
+                m.d.comb += port.addr.eq(address)
+                t = Signal(threshold_layout, name=f"threshold{p}", reset_less=True)
+                bit = Signal(name=f"out{p}", reset_less=True)
+                m.d.sync += [t.eq(port.data), bit.eq((s >= t.threshold) ^ t.invert)]
+                results.append(bit)
+            now = next_stage()
+        else:
+            results = sums
+        m.d.comb += [out.i.valid.eq(now["valid"] & now["last"]), out.i.payload.eq(Cat(*results))]
         return m
 
-    def _sums(self, m, x, mask, weights, first, consumed):
-        """Accumulate one beat per cycle; return each PE's sum including the current beat, as a
-        signed ``acc_bits`` value (meaningful on the last synapse fold)."""
+    def _partials(self, m, x, mask, weights):
+        """Per PE the beat's contribution to its sum, :func:`tree_ranks` cycles later: the
+        XNOR agreements among the valid taps (bipolar inputs) or the signed sum of ``+-x``; and
+        for a bipolar padded layer the beat's valid taps (else None), which every PE shares."""
         layer, simd = self.layer, self.simd
-        sums = []
         if layer.in_type.bipolar:
-            # s = 2 * popcount(xnor(a, w) & valid) - n_valid; count agreements, and (only when
-            # padding makes it vary) the valid taps, which every PE shares.
-            if layer.has_padding:
-                n_valid = Signal(range(layer.fan_in + 1))
-                n_valid_now = Mux(first, 0, n_valid) + popcount(mask)
-                with m.If(consumed):
-                    m.d.sync += n_valid.eq(n_valid_now)
-            else:
-                n_valid_now = layer.fan_in
-            for p, w in enumerate(weights):
-                count = Signal(range(layer.fan_in + 1), name=f"count{p}")
-                count_now = Mux(first, 0, count) + popcount(~(x ^ w) & mask)
-                with m.If(consumed):
-                    m.d.sync += count.eq(count_now)
-                s = Signal(signed(layer.acc_bits), name=f"sum{p}")
-                m.d.comb += s.eq(2 * count_now - n_valid_now)
-                sums.append(s)
-        else:
-            # Partial sums of any subset of taps lie within [acc_min, acc_max] (each tap's range
-            # contains 0), so an acc_bits accumulator cannot overflow.
-            xs = lanes(x, layer.in_type, simd)
-            for p, w in enumerate(weights):
-                acc = Signal(signed(layer.acc_bits), name=f"acc{p}")
-                terms = [Mux(mask[j], Mux(w[j], xs[j], -xs[j]), 0) for j in range(simd)]
-                s = Signal(signed(layer.acc_bits), name=f"sum{p}")
-                m.d.comb += s.eq(Mux(first, 0, acc) + tree_sum(terms))
-                with m.If(consumed):
-                    m.d.sync += acc.eq(s)
-                sums.append(s)
-        return sums
+            n_valid = pipelined_tree_sum(m, list(mask), name="n_valid") if layer.has_padding else None
+            return [pipelined_tree_sum(m, list(~(x ^ w) & mask), name=f"count{p}")
+                    for p, w in enumerate(weights)], n_valid
+        # Partial sums of any subset of taps lie within [acc_min, acc_max] (each tap's range
+        # contains 0), so an acc_bits accumulator cannot overflow.
+        xs = lanes(x, layer.in_type, simd)
+        return [pipelined_tree_sum(m, [Mux(mask[j], Mux(w[j], xs[j], -xs[j]), 0) for j in range(simd)],
+                                   before=1, name=f"sum{p}") for p, w in enumerate(weights)], None

@@ -32,9 +32,6 @@ class MaxPool(wiring.Component):
     """
 
     def __init__(self, layer, channels_per_beat):
-        # Amaranth warns about Elaboratables never elaborated; one whose arguments are
-        # rejected here was never meant to be.
-        self._MustUse__silence = True
         if not isinstance(layer, ir.PoolLayer):
             raise TypeError(f"MaxPool implements an ir.PoolLayer, not {layer!r}")
         require_divisor(layer.in_shape.channels, channels_per_beat, "channels_per_beat",
@@ -45,11 +42,14 @@ class MaxPool(wiring.Component):
         expected = ir.Shape(shape.height // k, shape.width // k, shape.channels)
         if layer.out_shape != expected:
             raise ValueError(f"{layer.name}: output shape {layer.out_shape} should be {expected}")
-        self._MustUse__silence = False
         self.layer = layer
         self.channels_per_beat = channels_per_beat
         shape = beat_shape(layer.in_type, channels_per_beat)
         super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    # Cycles from the beat that completes a window to its maximum valid on ``o``: the output
+    # register.
+    latency = 1
 
     def elaborate(self, platform):
         m = Module()

@@ -47,9 +47,6 @@ class SlidingWindow(wiring.Component):
     """
 
     def __init__(self, layer, simd):
-        # Amaranth warns about Elaboratables never elaborated; one whose arguments are
-        # rejected here was never meant to be.
-        self._MustUse__silence = True
         if not isinstance(layer, ir.MatrixLayer):
             raise TypeError(f"A sliding window unit feeds an ir.MatrixLayer, not {layer!r}")
         require_divisor(layer.in_shape.channels, simd, "SIMD", f"the input channels of {layer.name}")
@@ -62,7 +59,6 @@ class SlidingWindow(wiring.Component):
             if out != ir.conv_output_size(size, layer.kernel, layer.stride, layer.pad) or out < 1:
                 raise ValueError(f"{layer.name}: output shape {layer.out_shape} does not follow from "
                                  f"{shape}, kernel {layer.kernel}, stride {layer.stride}, pad {layer.pad}")
-        self._MustUse__silence = False
         self.layer = layer
         self.simd = simd
         self.rows = window.rows(layer)
@@ -70,6 +66,11 @@ class SlidingWindow(wiring.Component):
             "i": In(stream.Signature(beat_shape(layer.in_type, simd))),
             "o": Out(stream.Signature(window_shape(layer.in_type, simd, layer.has_padding))),
         })
+
+    # Cycles from the input beat that completes a window (the last of its bottom-right pixel),
+    # when the reader waits for it, to the window's first beat valid on ``o``: the writer's
+    # position register, the read, its data and the output register.
+    latency = 3
 
     def elaborate(self, platform):
         m = Module()
@@ -125,28 +126,34 @@ class SlidingWindow(wiring.Component):
                 m.d.sync += wcf.eq(wcf + 1)
 
         # The reader may start (and continue) a window once the writer has passed its
-        # bottom-right pixel in the reader's frame.
-        last_y = Mux(top + (k - 1) > H - 1, H - 1, top + (k - 1))
-        last_x = Mux(left + (k - 1) > W - 1, W - 1, left + (k - 1))
+        # bottom-right pixel in the reader's frame. That pixel is kept in registers, updated
+        # with the window's corner, to keep its adders off the path to the read.
+        last_y = Signal(range(H), init=min(k - 1 - p, H - 1))
+        last_x = Signal(range(W), init=min(k - 1 - p, W - 1))
+
+        def corner(position, value, last, size):
+            return [position.eq(value), last.eq(Mux(value + (k - 1) > size - 1, size - 1, value + (k - 1)))]
+
         available = (ahead > 0) | ((ahead == 0) & ((wy > last_y) | ((wy == last_y) & (wx > last_x))))
 
-        # Pipeline: stage 0 issues the (synchronous) read, stage 1 is the output beat. One stall
-        # signal for both, so the read port holds its data while the output waits.
+        # Pipeline: stage 0 issues the (synchronous) read, stage 1 has its data, stage 2 is the
+        # output register (the read data go nowhere else). One stall signal for all, so the
+        # read port holds its data while the output waits.
         advance = Signal()
         read = Signal()
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), read.eq(advance & available)]
         y, x = top + ky, left + kx
         padding = (y < 0) | (y >= H) | (x < 0) | (x >= W)
         m.d.comb += [rd.addr.eq(row_base + col), rd.en.eq(advance)]
-        padding1 = Signal()
+        valid1, padding1 = Signal(), Signal()
         with m.If(advance):
-            m.d.sync += [self.o.valid.eq(read), padding1.eq(padding)]
-        beat = Mux(padding1, 0, rd.data)
-        if layer.has_padding:
-            m.d.comb += [self.o.payload.data.eq(beat),
-                         self.o.payload.mask.eq(Mux(padding1, 0, (1 << self.simd) - 1))]
-        else:
-            m.d.comb += self.o.payload.eq(beat)
+            m.d.sync += [valid1.eq(read), padding1.eq(padding), self.o.valid.eq(valid1)]
+            beat = Mux(padding1, 0, rd.data)
+            if layer.has_padding:
+                m.d.sync += [self.o.payload.data.eq(beat),
+                             self.o.payload.mask.eq(Mux(padding1, 0, (1 << self.simd) - 1))]
+            else:
+                m.d.sync += self.o.payload.eq(beat)
 
         reader_done = Signal()
         with m.If(read):
@@ -158,21 +165,21 @@ class SlidingWindow(wiring.Component):
                     with m.If(ky == k - 1):
                         m.d.sync += [ky.eq(0), row_base.eq(top_base)]
                         with m.If(ox == OW - 1):
-                            m.d.sync += [ox.eq(0), left.eq(-p), left_col.eq(-p * CF), col.eq(-p * CF)]
+                            m.d.sync += [ox.eq(0), left_col.eq(-p * CF), col.eq(-p * CF)] + corner(left, -p, last_x, W)
                             with m.If(oy == OH - 1):
                                 # next frame: its row 0 follows this frame's last row in the ring
                                 next_frame = add_mod(frame_base, (H * row_words) % depth, depth)
                                 next_top = add_mod(next_frame, (-p * row_words) % depth, depth)
-                                m.d.sync += [oy.eq(0), top.eq(-p), frame_base.eq(next_frame),
-                                             top_base.eq(next_top), row_base.eq(next_top)]
+                                m.d.sync += [oy.eq(0), frame_base.eq(next_frame), top_base.eq(next_top),
+                                             row_base.eq(next_top)] + corner(top, -p, last_y, H)
                                 m.d.comb += reader_done.eq(1)
                             with m.Else():
                                 next_top = add_mod(top_base, (s * row_words) % depth, depth)
-                                m.d.sync += [oy.eq(oy + 1), top.eq(top + s), top_base.eq(next_top),
-                                             row_base.eq(next_top)]
+                                m.d.sync += [oy.eq(oy + 1), top_base.eq(next_top),
+                                             row_base.eq(next_top)] + corner(top, top + s, last_y, H)
                         with m.Else():
-                            m.d.sync += [ox.eq(ox + 1), left.eq(left + s),
-                                         left_col.eq(left_col + s * CF), col.eq(left_col + s * CF)]
+                            m.d.sync += [ox.eq(ox + 1), left_col.eq(left_col + s * CF),
+                                         col.eq(left_col + s * CF)] + corner(left, left + s, last_x, W)
                     with m.Else():
                         m.d.sync += [ky.eq(ky + 1), row_base.eq(add_mod(row_base, row_words, depth))]
                 with m.Else():

@@ -55,7 +55,8 @@ class Stage:
     @property
     def latency(self) -> int:
         """Cycles from a beat entering to the first beat it causes leaving, at full speed: the
-        register stages of the component. Kinds override it as their pipelines deepen."""
+        register stages of the component, which states them itself (the one place that knows its
+        pipeline; tests/test_timing.py measures each in simulation)."""
         raise NotImplementedError
 
     # -- the output beat ------------------------------------------------------------------------

@@ -58,8 +58,8 @@ class WidthConverter(Stage):
 
     @property
     def latency(self) -> int:
-        """A splitter or gatherer registers the output beat; equal widths are a wire."""
-        return 0 if self.lanes_in == self.lanes_out else 1
+        from ...hw.dwc import StreamWidthConverter
+        return StreamWidthConverter.latency_of(self.lanes_in, self.lanes_out)
 
     def lut_terms(self) -> dict:
         return {"dwc_control": 1 if self.lanes_in != self.lanes_out else 0}

@@ -89,9 +89,8 @@ class MatrixUnit(Stage):
 
     @property
     def latency(self) -> int:
-        """Fold counters and synchronous memory reads, then the accumulate-and-threshold stage
-        into the output register."""
-        return 2
+        from ...hw.mvtu import MVTU
+        return MVTU.latency_of(self.layer, self.fold.simd)
 
     @property
     def in_beat_bits(self) -> int:

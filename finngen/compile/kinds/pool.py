@@ -35,8 +35,8 @@ class Pool(LaneStage):
 
     @property
     def latency(self) -> int:
-        """The window's last beat is merged into the output register."""
-        return 1
+        from ...hw.pool import MaxPool
+        return MaxPool.latency
 
     def lut_terms(self) -> dict:
         """Compare and select per lane and element bit (bipolar: an OR); a 1x1 pool passes data."""

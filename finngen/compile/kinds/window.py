@@ -72,8 +72,8 @@ class SlidingWindow(LaneStage):
 
     @property
     def latency(self) -> int:
-        """A synchronous line-buffer read, then the output register."""
-        return 2
+        from ...hw.swu import SlidingWindow as Component
+        return Component.latency
 
     @property
     def payload_bits(self) -> int:
