@@ -30,7 +30,7 @@ class Options:
     model: Path
     fps: str                        # a number, or "max"
     board: str
-    clock_mhz: float | None = None
+    clock_mhz: float | str | None = None     # MHz, or "auto" (ECP5 boards: the fastest that routes)
     out: Path | None = None
     input_type: ir.DataType = ir.DataType(8)
     verify: int = 2
@@ -78,11 +78,14 @@ def build(opts: Options) -> Path:
     if out.exists() and not opts.force:
         raise UsageError(f"{out} already exists", fix="pass --force to replace it, or choose --out")
     board = boards.load(opts.board)
-    clock = float(opts.clock_mhz or board.clock_mhz)
+    if opts.clock_mhz == "auto" and board.family != "ecp5":
+        raise UsageError(f"--clock auto needs place and route, which finngen runs for ECP5 boards, not {board.name}",
+                         fix="give --clock in MHz")
+    clock = float(board.clock_mhz if opts.clock_mhz in (None, "auto") else opts.clock_mhz)
     if not 1 <= clock <= 1000:
         raise UsageError(f"--clock {clock:g} MHz is out of range (1 to 1000 MHz)")
     budget = target_budget(opts.fps, clock)
-    progress = Progress(4 + (opts.verify > 0))
+    progress = Progress(4 + (opts.verify > 0) + (board.family == "ecp5") * (1 + opts.selftest))
 
     progress.step(f"reading {opts.model}")
     network = streamline(nnp.read(opts.model), opts.input_type)
@@ -93,7 +96,7 @@ def build(opts: Options) -> Path:
         return sum(resources.estimate_stage(s).lut for s in pipeline.stages(_only(network, layer), {layer.name: fold}))
 
     def fits(folds):
-        return resources.estimate(pipeline.stages(network, folds))[0].fits(board.resources)
+        return board.fits(resources.estimate(pipeline.stages(network, folds))[0])
 
     if opts.folding is not None:
         folds = folding.load(opts.folding, network)
@@ -109,8 +112,8 @@ def build(opts: Options) -> Path:
         print(f"finngen: warning: the folding takes {pipeline.cycles_per_frame(chain):,} cycles per frame, "
               f"more than the {budget:,} that --fps {opts.fps} allows at {clock:g} MHz", file=sys.stderr)
     total, per_stage = resources.estimate(chain)
-    if not total.fits(board.resources):
-        raise DoesNotFitError(f"the folding needs {report.describe(asdict(total.rounded()))}, more than {board.name} has "
+    if not board.fits(total):
+        raise DoesNotFitError(f"the folding needs {report.describe(board.usage(total.rounded()))}, more than {board.name} has "
                               f"({report.describe(board.resources)})",
                               fix="choose smaller PE/SIMD in the folding file, or a larger board")
 
@@ -126,9 +129,10 @@ def build(opts: Options) -> Path:
                 "board_file": board.path, "clock_mhz": clock, "target_fps": opts.fps,
                 "input": {"bits": opts.input_type.bits, "signed": opts.input_type.signed}, "interface": interface}
         (tmp / "build.json").write_text(json.dumps(meta, indent=2) + "\n")
-        vivado.write_project(tmp, meta, board)
-        driver.write_driver(tmp, network, meta)
-        if opts.selftest:
+        if board.family == "zynq":
+            vivado.write_project(tmp, meta, board)
+            driver.write_driver(tmp, network, meta)
+        if opts.selftest and board.family == "zynq":
             from .board.selftest import write_selftest   # selftest imports this module
             write_selftest(tmp, network, folds, meta, board)
         verification = None
@@ -140,8 +144,26 @@ def build(opts: Options) -> Path:
                 raise MismatchError(f"the RTL output differs from the golden model in frame "
                                     f"{verification['first_mismatch']} of {opts.verify}",
                                     fix="this is a finngen bug: please report it with the model")
+        # -- ECP5 bitstream (issue 16): its clock may differ from the request with --clock auto
+        place_and_route = None
+        if board.family == "ecp5":
+            from .board import bitstream
+            progress.step("synthesising, placing, routing and packing the ECP5 bitstream")
+            place_and_route = bitstream.write_accelerator(
+                tmp, network, folds, board, opts.clock_mhz or board.clock_mhz,
+                progress=lambda text: print(f"finngen:       {text}", file=sys.stderr, flush=True))
+            clock = meta["clock_mhz"] = place_and_route.clock_mhz
+            meta["baud"] = board.baud
+            (tmp / "build.json").write_text(json.dumps(meta, indent=2) + "\n")
+            if opts.selftest:
+                from .board.selftest import write_selftest
+                progress.step(f"building the self-test bitstream at {clock:g} MHz")
+                write_selftest(tmp, network, folds, meta, board)
+        # -- end ECP5 bitstream
         progress.step("writing the report")
         summary = report.summary(meta, network, chain, per_stage, total, board, clock, budget, verification)
+        if place_and_route is not None:
+            summary["place_and_route"] = asdict(place_and_route)
         report.write(tmp, summary)
         progress.done()
         if out.exists():
