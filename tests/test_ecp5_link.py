@@ -1,0 +1,102 @@
+"""The serial link of the ECP5 boards: the frame format on the host's side, and the whole top
+level (UART receiver, accelerator, UART transmitter) in Verilator, played by the host's own
+encoder and decoder at the real bit timing, against the golden model."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from finngen import build, host
+from finngen.board import frames, serial_host
+from finngen.board.frames import LinkError
+from finngen.compile import folding
+from finngen.frontend import nnp
+from finngen.frontend.streamline import streamline
+from finngen.hw.accelerator import Accelerator
+from examples_models import MODELS
+
+PAYLOAD = bytes(range(40))
+
+
+def test_reply_round_trip():
+    assert frames.parse_reply(frames.reply(PAYLOAD), len(PAYLOAD)) == PAYLOAD
+
+
+def test_every_single_bit_error_in_a_reply_is_caught():
+    good = frames.reply(PAYLOAD)
+    for bit in range(8 * len(good)):
+        damaged = bytearray(good)
+        damaged[bit // 8] ^= 1 << (bit % 8)
+        with pytest.raises(LinkError):
+            frames.parse_reply(bytes(damaged), len(PAYLOAD))
+
+
+@pytest.mark.parametrize("frame, message", [
+    (frames.reply(PAYLOAD)[:-3], "the board sent 43 of 46 bytes"),
+    (frames.reply(PAYLOAD, status=frames.BAD_CRC), "damaged request"),
+    (frames.reply(PAYLOAD, status=frames.BAD_LENGTH), "wrong length"),
+    (frames.request(PAYLOAD) + b"\0", "not the reply byte 0x5a"),
+])
+def test_bad_replies_are_named(frame, message):
+    with pytest.raises(LinkError) as e:
+        frames.parse_reply(frame, len(PAYLOAD), where="image 3")
+    assert e.value.line().startswith("image 3: ") and message in e.value.line()
+
+
+def test_request_layout():
+    frame = frames.request(b"\x01\x02\x03")
+    assert frame[:3] == b"\xa5\x03\x00" and frame[3:6] == b"\x01\x02\x03"
+    assert int.from_bytes(frame[6:], "little") == frames.crc16(b"\x03\x00\x01\x02\x03")
+    assert frames.crc16(b"123456789") == 0x29B1     # CRC-16/CCITT-FALSE's check value
+
+
+def test_unopenable_port_is_one_line(tmp_path):
+    network = streamline(nnp.read(MODELS / "digits_mlp.nnp"))
+    accelerator = Accelerator(network, folding.plan(network, 4000, lambda layer, fold: fold.pe * fold.simd))
+    x = np.zeros((1,) + tuple(network.input.nnabla_shape), np.float32)
+    with pytest.raises(Exception) as e:
+        serial_host.run(network, accelerator.interface, x, str(tmp_path / "ttyNONE"), 115200)
+    assert "cannot open the serial port" in e.value.line() and "--port" in e.value.line()
+
+
+# -- the whole top level in Verilator ----------------------------------------------------------
+CLOCK_NS = 25           # 40 MHz
+DIVISOR = 16            # 2.5 Mbaud: within the ULX3S FT231X's 3 Mbaud
+
+
+@pytest.mark.rtl
+def test_top_level_matches_golden_and_reports_a_damaged_request(tmp_path):
+    from finngen.board.link import SerialAccelerator
+    from finngen.rtlsim import check_simulator
+    from finngen.sim import runner
+    from cocotb_tools.runner import get_results
+
+    check_simulator("verilator")
+    network = streamline(nnp.read(MODELS / "digits_mlp.nnp"))
+    folds = folding.plan(network, 4000, lambda layer, fold: fold.pe * fold.simd)
+    top = SerialAccelerator(Accelerator(network, folds), DIVISOR)
+    interface = top.accelerator.interface
+    x = host.nnabla_input(network, build.random_frames(network, 3, seed=5))
+    requests = serial_host.requests(network, interface, x)
+    damaged = bytearray(requests[1])
+    damaged[len(damaged) // 2] ^= 0x10          # one bit of the second image's payload
+    spec = {"clock_ns": CLOCK_NS, "bit_ns": CLOCK_NS * DIVISOR, "latency_cycles": 20000,
+            "requests": [requests[0].hex(), bytes(damaged).hex(), requests[2].hex()],
+            "reply_size": frames.reply_size(serial_host.reply_bytes(interface))}
+    sim, build_dir = runner.build(top, "ecp5_serial_top", "verilator")
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    sim.test(test_module="finngen.board.link_tb", hdl_toplevel="ecp5_serial_top", hdl_toplevel_lang="verilog",
+             build_dir=build_dir, test_dir=tmp_path, results_xml=str(tmp_path / "results.xml"),
+             extra_env={"FINNGEN_LINK_SPEC": str(spec_path)}, log_file=tmp_path / "sim.log")
+    assert get_results(tmp_path / "results.xml") == (1, 0), (tmp_path / "sim.log").read_text()[-2000:]
+    replies = [bytes.fromhex(r) for r in json.loads((tmp_path / "replies.json").read_text())]
+
+    # images 0 and 2: bit for bit the golden model, through the host's own decoder
+    got = serial_host.decode_replies(network, interface, [replies[0], replies[2]])
+    expected = host.run_golden(network, x[[0, 2]])
+    assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))
+    # image 1: the board saw the damage and said so; the host refuses the reply
+    with pytest.raises(LinkError, match="image 1: the board received a damaged request"):
+        serial_host.decode_replies(network, interface, replies)
