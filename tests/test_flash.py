@@ -97,3 +97,58 @@ def test_missing_tool(tool, build_dir):
     with pytest.raises(MissingToolError) as e:
         flash.flash(build_dir)
     assert flash.INSTALL in e.value.line()
+
+
+@pytest.fixture
+def ecp5_build(tmp_path):
+    """An ECP5 build directory with its accelerator and self-test bitstreams."""
+    directory = tmp_path / "ecp5"
+    (directory / "bitstream").mkdir(parents=True)
+    (directory / selftest.DIRECTORY).mkdir()
+    (directory / "build.json").write_text(json.dumps({"board": "ulx3s-85f", "baud": 115200}))
+    (directory / "bitstream" / "top.bit").write_bytes(b"bitstream")
+    (directory / selftest.BITSTREAM).write_bytes(b"selftest")
+    return directory
+
+
+@pytest.mark.parametrize("board, name", [("ulx3s-85f", "ulx3s"), ("ulx3s-25f", "ulx3s"), ("ecpix5-85f", "ecpix5")])
+def test_ecp5_loads_the_accelerator_into_sram(tool, ecp5_build, board, name):
+    (ecp5_build / "build.json").write_text(json.dumps({"board": board, "baud": 115200}))
+    answer(tool, "ok")
+    assert flash.flash(ecp5_build) == ecp5_build / "bitstream" / "top.bit"
+    assert json.loads((tool / "args.json").read_text()) == ["--board", name, str(ecp5_build / "bitstream" / "top.bit")]
+
+
+def test_ecp5_writes_the_spi_flash(tool, ecp5_build):
+    answer(tool, "ok")
+    flash.flash(ecp5_build, to_flash=True)
+    assert json.loads((tool / "args.json").read_text()) == ["--board", "ulx3s", "--write-flash",
+                                                            str(ecp5_build / "bitstream" / "top.bit")]
+
+
+def test_ecp5_selftest_image(tool, ecp5_build):
+    answer(tool, "ok")
+    assert flash.flash(ecp5_build, selftest_image=True) == ecp5_build / selftest.BITSTREAM
+
+
+def test_ecp5_missing_bitstream_names_the_build(tool, ecp5_build):
+    (ecp5_build / "bitstream" / "top.bit").unlink()
+    with pytest.raises(UsageError) as e:
+        flash.flash(ecp5_build)
+    assert "no bitstream" in e.value.line() and "--board ulx3s-85f" in e.value.line()
+
+
+def test_spi_flash_is_refused_for_zynq_boards(tool, build_dir):
+    with pytest.raises(UsageError, match="--flash writes the SPI flash of ECP5 boards, not of pynq-z2"):
+        flash.flash(build_dir, to_flash=True)
+
+
+@pytest.mark.parametrize("case, error, text", [
+    ("nolib", MissingToolError, "apt-get install libusb-1.0-0 libftdi1-2"),
+    ("nocable", ToolError, "found no JTAG cable"),
+])
+def test_ecp5_failures_are_one_line(tool, ecp5_build, case, error, text):
+    answer(tool, case)
+    with pytest.raises(error) as e:
+        flash.flash(ecp5_build, to_flash=True)
+    assert text in e.value.line() and "\n" not in e.value.line()
