@@ -14,7 +14,6 @@ from finngen.compile import folding
 from finngen.frontend import nnp
 from finngen.frontend.streamline import streamline
 from finngen.hw.accelerator import Accelerator
-from examples_models import MODELS
 
 PAYLOAD = bytes(range(40))
 
@@ -51,9 +50,20 @@ def test_request_layout():
     assert frames.crc16(b"123456789") == 0x29B1     # CRC-16/CCITT-FALSE's check value
 
 
-def test_unopenable_port_is_one_line(tmp_path):
-    network = streamline(nnp.read(MODELS / "digits_mlp.nnp"))
-    accelerator = Accelerator(network, folding.plan(network, 4000, lambda layer, fold: fold.pe * fold.simd))
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A seeded random binarized CNN (convolution, then affine) saved as a real .nnp, and its
+    accelerator at the smallest folding: small enough for a quick Verilator build."""
+    import modelgen
+    path = tmp_path_factory.mktemp("model") / "small.nnp"
+    modelgen.make(3, path, modelgen.Options(conv=True))
+    network = streamline(nnp.read(path))
+    return network, folding.plan(network, 10**6, lambda layer, fold: fold.pe * fold.simd)
+
+
+def test_unopenable_port_is_one_line(tmp_path, small):
+    network, folds = small
+    accelerator = Accelerator(network, folds)
     x = np.zeros((1,) + tuple(network.input.nnabla_shape), np.float32)
     with pytest.raises(Exception) as e:
         serial_host.run(network, accelerator.interface, x, str(tmp_path / "ttyNONE"), 115200)
@@ -66,15 +76,14 @@ DIVISOR = 16            # 2.5 Mbaud: within the ULX3S FT231X's 3 Mbaud
 
 
 @pytest.mark.rtl
-def test_top_level_matches_golden_and_reports_a_damaged_request(tmp_path):
+def test_top_level_matches_golden_and_reports_a_damaged_request(tmp_path, small):
     from finngen.board.link import SerialAccelerator
     from finngen.rtlsim import check_simulator
     from finngen.sim import runner
     from cocotb_tools.runner import get_results
 
     check_simulator("verilator")
-    network = streamline(nnp.read(MODELS / "digits_mlp.nnp"))
-    folds = folding.plan(network, 4000, lambda layer, fold: fold.pe * fold.simd)
+    network, folds = small
     top = SerialAccelerator(Accelerator(network, folds), DIVISOR)
     interface = top.accelerator.interface
     x = host.nnabla_input(network, build.random_frames(network, 3, seed=5))

@@ -6,7 +6,10 @@ wait while the accelerator is busy; replies are sent as the accelerator's words 
 for the UART). The verdict on a request (its CRC and length) is known only after its last
 byte, so a reply starts once both the verdict and the first output word are there.
 """
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
+import functools
+import operator
+
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import io, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -18,13 +21,24 @@ from .uart import UartRx, UartTx, check_divisor
 __all__ = ["crc16_update", "FrameReceiver", "FrameSender", "SerialAccelerator"]
 
 
-def crc16_update(crc: Value, byte: Value) -> Value:
-    """The CRC of :mod:`~finngen.board.frames` after one more byte, as logic."""
-    value = crc ^ Cat(Const(0, 8), byte)
+def _crc16_step(crc: int, byte: int) -> int:
+    """One byte of the CRC in Python (MSB first, no reflection, as ``binascii.crc_hqx``)."""
+    crc ^= byte << 8
     for _ in range(8):
-        shifted = Cat(Const(0, 1), value[:15])
-        value = Mux(value[15], shifted ^ frames.CRC_POLY, shifted)
-    return value
+        crc = ((crc << 1) ^ frames.CRC_POLY if crc & 0x8000 else crc << 1) & 0xFFFF
+    return crc
+
+
+def crc16_update(crc: Value, byte: Value) -> Value:
+    """The CRC of :mod:`~finngen.board.frames` after one more byte, as logic. The CRC is linear
+    over GF(2): each new bit is the XOR of the old bits and byte bits whose unit vectors set it
+    (a bit-serial description would nest eight multiplexers deep and blow up the netlist)."""
+    bits = []
+    for j in range(16):
+        terms = ([crc[i] for i in range(16) if _crc16_step(1 << i, 0) >> j & 1]
+                 + [byte[i] for i in range(8) if _crc16_step(0, 1 << i) >> j & 1])
+        bits.append(functools.reduce(operator.xor, terms))
+    return Cat(*bits)
 
 
 def _positive(name, value):
