@@ -2,7 +2,6 @@
 golden vectors in Amaranth's simulator, as the ECP5 top level clocks it (the PLL bypassed), with
 a flipped expected word lighting the fail LED; and its LEDs on the boards' pins."""
 import pytest
-from amaranth.sim import Simulator
 
 from finngen.board import bitstream, boards, platforms, selftest
 from finngen.board.ecp5_top import Ecp5Top, pll_for
@@ -10,6 +9,7 @@ from finngen.compile import folding
 from finngen.frontend import nnp
 from finngen.frontend.streamline import streamline
 from finngen.hw.accelerator import Accelerator
+from test_selftest import run       # the self-test's verdict in Amaranth's simulator
 
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 FRAMES = 2
@@ -25,36 +25,13 @@ def small(tmp_path_factory):
     return network, folds, Accelerator(network, folds).interface
 
 
-def verdict(network, folds, inputs, expected, cycles=20000):
-    top = selftest.SelfTest(Accelerator(network, folds), inputs, expected, heartbeat_bits=4)
-    result = {}
-
-    async def bench(ctx):
-        toggles, previous = 0, 0
-        for _ in range(cycles):
-            await ctx.tick()
-            beat = ctx.get(top.heartbeat)
-            toggles, previous = toggles + (beat != previous), beat
-            if ctx.get(top.passed) or ctx.get(top.failed):
-                break
-        result.update(passed=ctx.get(top.passed), failed=ctx.get(top.failed), toggles=toggles)
-
-    sim = Simulator(top)
-    sim.add_clock(1 / 40e6)
-    sim.add_testbench(bench)
-    sim.run()
-    return result
-
-
 def test_golden_vectors_pass_and_a_flipped_word_fails(small):
     network, folds, interface = small
     inputs, expected = selftest.vectors(network, interface, FRAMES)
-    good = verdict(network, folds, inputs, expected)
-    assert (good["passed"], good["failed"]) == (1, 0) and good["toggles"] >= 2
-    middle = len(expected) // 2
-    expected[middle] ^= 1 << 2          # one bit of one word in the middle of the run
-    bad = verdict(network, folds, inputs, expected)
-    assert (bad["passed"], bad["failed"]) == (0, 1)
+    passed, failed, toggles = run(network, folds, inputs, expected, cycles=5000)
+    assert (passed, failed) == (1, 0) and toggles >= 2
+    expected[len(expected) // 2] ^= 1 << 2          # one bit of one word in the middle of the run
+    assert run(network, folds, inputs, expected, cycles=5000)[:2] == (0, 1)
 
 
 @pytest.mark.slow      # Amaranth's ECP5 plan converts the design to Verilog with yosys too
