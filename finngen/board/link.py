@@ -9,7 +9,7 @@ byte, so a reply starts once both the verdict and the first output word are ther
 import functools
 import operator
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, ResetInserter, Signal, Value
 from amaranth.lib import io, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -56,18 +56,22 @@ class FrameReceiver(wiring.Component):
         Bytes per input word.
     words : int
         Input words per frame: the payload is always ``word_bytes * words`` bytes long.
+    timeout : int
+        Clock cycles without a byte after which a frame is given up (bytes were lost).
 
     Members
     -------
     i : ``In(stream.Signature(8))``, the UART's bytes (never held off)
     o : ``Out(stream.Signature(8 * word_bytes))``
     status : ``Out(stream.Signature(2))``, :data:`frames.OK`, ``BAD_CRC`` or ``BAD_LENGTH``
+    abort : ``Out(1)``, one cycle when a frame was given up: what it sent on must be discarded
     """
 
-    def __init__(self, word_bytes: int, words: int):
+    def __init__(self, word_bytes: int, words: int, timeout: int):
         self.word_bytes, self.words = _positive("word_bytes", word_bytes), _positive("words", words)
+        self.timeout = _positive("timeout", timeout)
         super().__init__({"i": In(stream.Signature(8)), "o": Out(stream.Signature(8 * word_bytes)),
-                          "status": Out(stream.Signature(2))})
+                          "status": Out(stream.Signature(2)), "abort": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
@@ -83,6 +87,13 @@ class FrameReceiver(wiring.Component):
             m.d.sync += self.o.valid.eq(0)
         with m.If(self.status.ready):
             m.d.sync += self.status.valid.eq(0)
+        silent = Signal(range(self.timeout + 1))
+        m.d.sync += [silent.eq(Mux(self.i.valid, 0, silent + 1)), self.abort.eq(0)]
+
+        def give_up_when_silent():
+            with m.If(silent == self.timeout):
+                m.d.sync += [self.abort.eq(1), self.o.valid.eq(0)]
+                m.next = "SYNC"
 
         with m.FSM():
             with m.State("SYNC"):
@@ -90,6 +101,7 @@ class FrameReceiver(wiring.Component):
                     m.d.sync += [crc.eq(frames.CRC_INIT), count.eq(0), lane.eq(0)]
                     m.next = "LENGTH"
             with m.State("LENGTH"):
+                give_up_when_silent()
                 with m.If(self.i.valid):
                     m.d.sync += [crc.eq(crc16_update(crc, byte)), length.eq(Cat(length[8:], byte)),
                                  count.eq(count + 1)]
@@ -97,6 +109,7 @@ class FrameReceiver(wiring.Component):
                         m.d.sync += count.eq(0)
                         m.next = "PAYLOAD"
             with m.State("PAYLOAD"):
+                give_up_when_silent()
                 with m.If(self.i.valid):
                     m.d.sync += [crc.eq(crc16_update(crc, byte)), count.eq(count + 1),
                                  word.eq(Cat(word[8:], byte)), lane.eq(lane + 1)]
@@ -107,6 +120,7 @@ class FrameReceiver(wiring.Component):
                         m.d.sync += count.eq(0)
                         m.next = "CRC"
             with m.State("CRC"):
+                give_up_when_silent()
                 with m.If(self.i.valid):
                     m.d.sync += [crc.eq(Cat(crc[8:], byte ^ crc[:8])), count.eq(count + 1)]
                     with m.If(count == 1):
@@ -199,6 +213,9 @@ class SerialAccelerator(wiring.Component):
     accelerator : :class:`~finngen.hw.accelerator.Accelerator`
     divisor : int
         Clock cycles per UART bit (clock frequency over baud rate).
+    timeout : int
+        Clock cycles of silence in the middle of a request after which the board gives the
+        request up and resets the accelerator, so that a lost byte costs one frame, not the link.
 
     Members
     -------
@@ -206,10 +223,10 @@ class SerialAccelerator(wiring.Component):
     busy : ``Out(1)``, a frame is on its way through (for an activity LED)
     """
 
-    def __init__(self, accelerator: Accelerator, divisor: int):
+    def __init__(self, accelerator: Accelerator, divisor: int, timeout: int):
         if not isinstance(accelerator, Accelerator):
             raise TypeError(f"accelerator must be an Accelerator, not {accelerator!r}")
-        self.accelerator, self.divisor = accelerator, divisor
+        self.accelerator, self.divisor, self.timeout = accelerator, divisor, _positive("timeout", timeout)
         self.in_bytes, self.out_bytes = accelerator.in_width // 8, accelerator.out_width // 8
         self.in_words = accelerator.stages[0].beats_in
         check_divisor(divisor)
@@ -219,10 +236,12 @@ class SerialAccelerator(wiring.Component):
         m = Module()
         acc = self.accelerator
         m.submodules.uart_rx = rx = UartRx(self.divisor)
-        m.submodules.receiver = receiver = FrameReceiver(self.in_bytes, self.in_words)
-        m.submodules.buffer = buffer = SyncFIFOBuffered(width=acc.in_width, depth=self.in_words)
-        m.submodules.accelerator = acc
-        m.submodules.sender = sender = FrameSender(self.out_bytes, acc.out_beats)
+        m.submodules.receiver = receiver = FrameReceiver(self.in_bytes, self.in_words, self.timeout)
+        buffer = SyncFIFOBuffered(width=acc.in_width, depth=self.in_words)
+        sender = FrameSender(self.out_bytes, acc.out_beats)
+        # a request given up leaves part of a frame inside: start the datapath afresh
+        abort = ResetInserter(receiver.abort)
+        m.submodules.buffer, m.submodules.accelerator, m.submodules.sender = abort(buffer), abort(acc), abort(sender)
         m.submodules.uart_tx = tx = UartTx(self.divisor)
         m.d.comb += rx.rx.eq(self.rx)
         wiring.connect(m, rx.o, receiver.i)
