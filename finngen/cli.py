@@ -239,8 +239,12 @@ def _build_meta(directory: Path) -> dict:
 
 def _build(args):
     from . import build, report
+    from .board import boards
     if args.verify < 0:
         raise UsageError(f"--verify {args.verify} must be 0 or more")
+    if args.estimate and boards.load(args.board).family == "ecp5":
+        raise UsageError("--estimate synthesizes for Xilinx 7-series; an ECP5 build reports nextpnr's placed counts",
+                         fix="leave --estimate out")
     out = build.build(build.Options(
         model=Path(args.model), fps=args.fps, board=args.board, clock_mhz=args.clock,
         out=Path(args.out) if args.out else None, input_type=_input_type(args), verify=args.verify,
@@ -255,6 +259,11 @@ def _build(args):
           f"{data['clock_mhz']:g} MHz), {report.describe(r)}"
           + (f"; RTL bit exact on {v['frames']} frames, {v['sim_cycles_per_frame']:,.0f} cycles/frame measured"
              if v else "; not verified (--verify 0)"))
+    if "place_and_route" in data:
+        pnr = data["place_and_route"]
+        print(f"bitstream {out / 'bitstream' / 'top.bit'}: nextpnr reached {pnr['fmax_mhz']:.1f} MHz for the "
+              f"{pnr['clock_mhz']:g} MHz clock, {pnr['cells']['TRELLIS_COMB']:,} LUT4, {pnr['cells']['TRELLIS_FF']:,} FF, "
+              f"{pnr['cells']['DP16KD']} DP16KD; load it with 'finngen flash {out}'")
 
 
 def _verify(args):

@@ -61,15 +61,6 @@ def small(tmp_path_factory):
     return network, folding.plan(network, 10**6, lambda layer, fold: fold.pe * fold.simd)
 
 
-def test_unopenable_port_is_one_line(tmp_path, small):
-    network, folds = small
-    accelerator = Accelerator(network, folds)
-    x = np.zeros((1,) + tuple(network.input.nnabla_shape), np.float32)
-    with pytest.raises(Exception) as e:
-        serial_host.run(network, accelerator.interface, x, str(tmp_path / "ttyNONE"), 115200)
-    assert "cannot open the serial port" in e.value.line() and "--port" in e.value.line()
-
-
 # -- the whole top level in Verilator ----------------------------------------------------------
 CLOCK_NS = 25           # 40 MHz
 DIVISOR = 16            # 2.5 Mbaud: within the ULX3S FT231X's 3 Mbaud
@@ -113,3 +104,31 @@ def test_top_level_matches_golden_reports_a_damaged_request_and_survives_a_lost_
     # image 1: the board saw the damage and said so; the host refuses the reply
     with pytest.raises(LinkError, match="image 1: the board received a damaged request"):
         serial_host.decode_replies(network, interface, replies)
+
+
+@pytest.fixture
+def small_build(tmp_path, small):
+    """A build directory of the small model for an ECP5 board, as far as 'finngen run' reads it."""
+    import modelgen
+    directory = tmp_path / "build"
+    directory.mkdir()
+    modelgen.make(3, directory / "model.nnp", modelgen.Options(conv=True))
+    network, folds = small
+    (directory / "build.json").write_text(json.dumps({
+        "board": "ulx3s-85f", "baud": 115200, "input": {"bits": 8, "signed": False},
+        "interface": Accelerator(network, folds).interface}))
+    x = host.nnabla_input(network, build.random_frames(network, 1))
+    np.save(tmp_path / "x.npy", x)
+    return directory
+
+
+def test_board_backend_needs_a_port(small_build, capsys):
+    from finngen import cli
+    x = small_build.parent / "x.npy"
+    assert cli.main(["run", str(small_build), "--backend", "board", "--input", str(x),
+                     "--output", str(small_build.parent / "y.npy")]) == 2
+    assert "--backend board needs --port" in capsys.readouterr().err
+    assert cli.main(["run", str(small_build), "--backend", "board", "--port", str(small_build / "ttyNONE"),
+                     "--input", str(x), "--output", str(small_build.parent / "y.npy")]) == 2
+    assert "cannot open the serial port" in capsys.readouterr().err
+    assert not (small_build.parent / "y.npy").exists()
