@@ -25,6 +25,7 @@ def small(tmp_path_factory):
     return network, folds, Accelerator(network, folds).interface
 
 
+@pytest.mark.slow      # three runs of Amaranth's simulator, a few thousand cycles each
 def test_golden_vectors_pass_and_a_flipped_word_fails(small):
     network, folds, interface = small
     inputs, expected = selftest.vectors(network, interface, FRAMES)
