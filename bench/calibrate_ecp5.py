@@ -4,9 +4,9 @@
 
 Each BUILD_DIR is a ``finngen build ... --board ulx3s-85f`` (its ``bitstream/timing.json`` has
 nextpnr's device utilisation). The script recomputes the build's Xilinx-unit estimate from its
-model and folding, fits ``LUT4 = a * LUT6 + b`` (least squares) and the fixed FF and DP16KD
-overheads of the top level (UART link, input buffer, PLL reset) as medians, and prints the
-table for docs/calibration.md with the errors of the coefficients in finngen.compile.ecp5.
+model and folding, fits ``a`` of ``LUT4 = a * LUT6 + LUT4_FIXED`` (least squares on the relative
+error; ``LUT4_FIXED``, the serial link, is measured apart with synth_ecp5) and prints the table
+for docs/calibration.md with the errors of the coefficients in finngen.compile.ecp5.
 """
 from __future__ import annotations
 
@@ -43,10 +43,10 @@ def main():
     points = [point(d) for d in parser.parse_args().builds]
     x = np.array([p["lut6"] for p in points])
     y = np.array([p["lut4"] for p in points])
-    a, b = np.linalg.lstsq(np.stack([x, np.ones_like(x)], 1), y, rcond=None)[0]
-    print(f"fit: LUT4 = {a:.3f} * LUT6 + {b:.0f}; FF overhead median "
-          f"{statistics.median(p['ff_placed'] - p['ff'] for p in points):.0f}; DP16KD overhead median "
-          f"{statistics.median(p['dp16kd'] - 2 * p['bram36'] for p in points):g}")
+    # minimise sum(((a * x + fixed) / y - 1) ** 2)
+    a = np.sum((y - ecp5.LUT4_FIXED) / y * x / y) / np.sum((x / y) ** 2)
+    print(f"fit: LUT4 = {a:.3f} * LUT6 + {ecp5.LUT4_FIXED} (finngen.compile.ecp5 has {ecp5.LUT4_PER_LUT6}); "
+          f"placed FF minus estimated FF: median {statistics.median(p['ff_placed'] - p['ff'] for p in points):.0f}")
     print("| build | LUT6 (xc7 est.) | LUT4 est. / placed | FF est. / placed | DP16KD est. / placed |")
     print("|---|---|---|---|---|")
     for p in points:

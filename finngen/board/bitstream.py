@@ -33,6 +33,7 @@ REQUEST_TIMEOUT_S = 0.05
 # the UART samples mid-bit: a few percent of baud error is harmless, this much is not
 MAX_BAUD_ERROR = 0.02
 FMAX = re.compile(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz \((PASS|FAIL) at ([\d.]+) MHz\)")
+NO_ROOM = re.compile(r"no BELs remaining to implement cell type '([^']+)'")
 UTILISATION = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)", re.MULTILINE)
 
 
@@ -81,6 +82,10 @@ def place_and_route(core, board, pll, work: Path) -> PlaceAndRoute:
     seconds = time.monotonic() - started
     (work / "build.log").write_text(result.stdout)
     log = (work / f"{NAME}.tim").read_text(errors="replace") if (work / f"{NAME}.tim").exists() else ""
+    full = NO_ROOM.search(result.stdout + log)
+    if full:
+        raise DoesNotFitError(f"the design does not fit {board.name}: nextpnr ran out of {full.group(1)} cells",
+                              fix="choose a lower --fps, or a larger board")
     if result.returncode != 0 or not (work / f"{NAME}.bit").exists():
         lines = [line for line in result.stdout.splitlines() if "ERROR" in line.upper()] or \
             result.stdout.strip().splitlines() or ["no output"]
