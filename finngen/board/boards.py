@@ -112,7 +112,7 @@ def parse(text: str, where: str) -> Board:
     allowed = KEYS[family]
     unknown = [key for key in data if key not in allowed]
     if unknown:
-        fail(str(unknown[0]), f"is not a board key (the keys of a {family} board are: {', '.join(allowed)})")
+        fail(str(unknown[0]), f"is not a board key (the keys of {family} boards are: {', '.join(allowed)})")
     name = get("name", str, bool, "a non-empty string")
     clock = get("clock_mhz", (int, float), lambda v: 1 <= v <= 1000, "a clock in MHz between 1 and 1000")
     keys = RESOURCES[family]
