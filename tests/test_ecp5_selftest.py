@@ -46,4 +46,4 @@ def test_selftest_leds_on_the_boards_pins(tmp_path, small, name, leds):
     platforms.platform_for(board).prepare(top, name=bitstream.NAME).extract(str(tmp_path))
     lpf = (tmp_path / "top.lpf").read_text()
     for number, pin in enumerate(leds):
-        assert f'LOCATE COMP "led_{number}__o" SITE "{pin}"' in lpf
+        assert f'LOCATE COMP "led_{number}__io" SITE "{pin}"' in lpf

@@ -84,7 +84,7 @@ class Ecp5Top(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.oscillator = oscillator = io.Buffer("i", platform.request(platform.default_clk, dir="-"))
-        clock, locked = Signal(), Signal()
+        clock, locked = Signal(name="pll_clock"), Signal(name="pll_locked")
         p = self.pll
         m.submodules.pll = Instance(
             "EHXPLLL",
