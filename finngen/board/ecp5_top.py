@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
@@ -84,7 +84,10 @@ class Ecp5Top(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.oscillator = oscillator = io.Buffer("i", platform.request(platform.default_clk, dir="-"))
-        clock, locked = Signal(name="pll_clock"), Signal(name="pll_locked")
+        # nextpnr-ecp5 derives the constraint of the PLL's output from the oscillator's (which
+        # the platform declares) and the dividers: the design clock needs none of its own
+        m.domains.sync = sync = ClockDomain("sync")
+        clock, locked = sync.clk, Signal()
         p = self.pll
         m.submodules.pll = Instance(
             "EHXPLLL",
@@ -98,9 +101,6 @@ class Ecp5Top(Elaboratable):
             i_RST=0, i_STDBY=0, i_CLKI=oscillator.i, i_CLKFB=clock, i_PHASESEL0=0, i_PHASESEL1=0,
             i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0,
             o_CLKOP=clock, o_LOCK=locked)
-        m.domains.sync = ClockDomain("sync")
-        m.d.comb += ClockSignal("sync").eq(clock)
         m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
-        platform.add_clock_constraint(clock, p.mhz * 1e6)
         m.submodules.core = self.core
         return m
