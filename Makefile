@@ -29,7 +29,8 @@ examples/models/cnv_w1a1.nnp: examples/make_cnv.py examples/random_bnn.py | $(ST
 	$(PY) -m examples.make_cnv
 
 # The main job on a shipped model: inspect it, build a verified accelerator for the PYNQ-Z1,
-# then run 64 test digits through the golden model and through the accelerator's RTL.
+# then run 64 test digits through the golden model and through the accelerator's RTL; last, a
+# flashable ULX3S-85F bitstream of the same model and how to run the digits on the board.
 demo: venv
 	$(VENV)/bin/finngen inspect examples/models/digits_cnn.nnp
 	$(VENV)/bin/finngen build examples/models/digits_cnn.nnp --fps 20000 --board pynq-z1 \
@@ -42,6 +43,18 @@ demo: venv
 	$(PY) -m examples.accuracy build/demo/scores_rtl.npy build/demo/labels.npy
 	cmp build/demo/scores_golden.npy build/demo/scores_rtl.npy && echo "RTL scores == golden scores, bit for bit"
 	@echo "report: build/demo/digits_cnn/report.html"
+	# no vendor tool from here on: a real ULX3S-85F bitstream through the YoWASP yosys/nextpnr-ecp5
+	$(VENV)/bin/finngen build examples/models/digits_cnn.nnp --fps 20000 --board ulx3s-85f \
+	  --out build/demo/digits_cnn_ulx3s --force
+	@$(PY) -c 'import json; t = json.load(open("build/demo/digits_cnn_ulx3s/bitstream/timing.json")); \
+	  clock, fmax = t["clock_mhz"], t["fmax_mhz"]; \
+	  print(f"ULX3S-85F bitstream: build/demo/digits_cnn_ulx3s/bitstream/top.bit (and top.svf), " \
+	        f"{clock:g} MHz clock, nextpnr Fmax {fmax:.1f} MHz")'
+	@echo "load it into the board (USB port US1):  $(VENV)/bin/finngen flash build/demo/digits_cnn_ulx3s" \
+	  "  (add --flash to keep it over power-off)"
+	@echo "run the digits through it:  $(VENV)/bin/finngen run build/demo/digits_cnn_ulx3s --backend board" \
+	  "--port /dev/ttyUSB0 --input build/demo/digits.npy --output build/demo/scores_board.npy" \
+	  "&& cmp build/demo/scores_golden.npy build/demo/scores_board.npy"
 
 test: venv models
 	$(PY) -m pytest -q

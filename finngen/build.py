@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .board import boards, driver, selftest, vivado
@@ -30,7 +30,7 @@ class Options:
     model: Path
     fps: str | None                 # a number, or "max"; None: the folding file fixes the rate
     board: str
-    clock_mhz: float | None = None
+    clock_mhz: float | str | None = None     # MHz, or "auto" (ECP5 boards: the fastest that routes)
     out: Path | None = None
     input_type: ir.DataType = ir.DataType(8)
     verify: int = 2
@@ -78,11 +78,14 @@ def build(opts: Options) -> Path:
     if opts.fps is None and opts.folding is None:
         raise UsageError("no target: give --fps (a number, or max), or a folding file with --folding")
     board = boards.load(opts.board)
-    clock = float(opts.clock_mhz or board.clock_mhz)
+    if opts.clock_mhz == "auto" and board.family != "ecp5":
+        raise UsageError(f"--clock auto needs place and route, which finngen runs for ECP5 boards, not {board.name}",
+                         fix="give --clock in MHz")
+    clock = float(board.clock_mhz if opts.clock_mhz in (None, "auto") else opts.clock_mhz)
     if not 1 <= clock <= 1000:
         raise UsageError(f"--clock {clock:g} MHz is out of range (1 to 1000 MHz)")
     budget = target_budget(opts.fps, clock)
-    progress = Progress(4 + (opts.verify > 0))
+    progress = Progress(4 + (opts.verify > 0) + (board.family == "ecp5") * (1 + opts.selftest))
 
     progress.step(f"reading {opts.model}")
     network = streamline(nnp.read(opts.model), opts.input_type)
@@ -101,8 +104,8 @@ def build(opts: Options) -> Path:
         print(f"finngen: warning: the folding takes {pipeline.cycles_per_frame(chain):,} cycles per frame, "
               f"more than the {budget:,} that --fps {opts.fps} allows at {clock:g} MHz", file=sys.stderr)
     total, per_stage = pipeline.estimate(chain)
-    if not total.fits(board.resources):
-        raise DoesNotFitError(f"the folding needs {report.describe(asdict(total.rounded()))}, more than {board.name} has "
+    if not board.fits(total):
+        raise DoesNotFitError(f"the folding needs {report.describe(board.usage(total.rounded()))}, more than {board.name} has "
                               f"({report.describe(board.resources)})",
                               fix="choose smaller PE/SIMD in the folding file, or a larger board")
 
@@ -115,10 +118,11 @@ def build(opts: Options) -> Path:
                          board_file=board.path, clock_mhz=clock, target_fps=opts.fps,
                          input_type=opts.input_type, interface=interface)
         staged.write_meta(meta)
-        vivado.write_project(staged, board)
-        driver.write_driver(staged, network)
+        if board.family == "zynq":
+            vivado.write_project(staged, board)
+            driver.write_driver(staged, network)
         write_testbench(staged.path)
-        if opts.selftest:
+        if opts.selftest and board.family == "zynq":
             selftest.write_selftest(staged, network, folds, board)
         verification = None
         if opts.verify > 0:
@@ -126,9 +130,25 @@ def build(opts: Options) -> Path:
                           f"({opts.simulator})")
             verification = verify_rtl(staged.path, network, folds, random_frames(network, opts.verify),
                                       opts.simulator)
+        place_and_route = None
+        if board.family == "ecp5":
+            # its clock may differ from the request with --clock auto
+            from .board import bitstream
+            progress.step("synthesising, placing, routing and packing the ECP5 bitstream")
+            place_and_route = bitstream.write_accelerator(
+                staged.path, network, folds, board, opts.clock_mhz or board.clock_mhz,
+                progress=lambda text: print(f"finngen:       {text}", file=sys.stderr, flush=True))
+            clock = place_and_route.clock_mhz
+            meta = replace(meta, clock_mhz=clock, baud=board.baud)
+            staged.write_meta(meta)
+            if opts.selftest:
+                progress.step(f"building the self-test bitstream at {clock:g} MHz")
+                selftest.write_selftest(staged, network, folds, board)
         progress.step("writing the report")
-        staged.write_report(report.summary(meta.to_json(), network, chain, per_stage, total, board, clock, budget,
-                                           verification))
+        summary = report.summary(meta.to_json(), network, chain, per_stage, total, board, clock, budget, verification)
+        if place_and_route is not None:
+            summary["place_and_route"] = asdict(place_and_route)
+        staged.write_report(summary)
         progress.done()
     return out
 

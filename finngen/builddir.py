@@ -36,12 +36,14 @@ class BuildMeta:
     target_fps: str | None          # a number or "max"; None when a folding file fixed the rate
     input_type: ir.DataType
     interface: dict                 # the accelerator's stream widths and beats (see finngen.codec)
+    baud: int | None = None         # the serial link's rate (ECP5 boards), None without one
 
     def to_json(self) -> dict:
-        return {"model": self.model, "network": self.network, "board": self.board,
+        data = {"model": self.model, "network": self.network, "board": self.board,
                 "board_file": self.board_file, "clock_mhz": self.clock_mhz, "target_fps": self.target_fps,
                 "input": {"bits": self.input_type.bits, "signed": self.input_type.signed},
                 "interface": self.interface}
+        return data if self.baud is None else dict(data, baud=self.baud)
 
     @classmethod
     def from_json(cls, data: dict) -> BuildMeta:
@@ -49,7 +51,7 @@ class BuildMeta:
                    board_file=data["board_file"], clock_mhz=float(data["clock_mhz"]),
                    target_fps=data["target_fps"],
                    input_type=ir.DataType(data["input"]["bits"], data["input"]["signed"]),
-                   interface=data["interface"])
+                   interface=data["interface"], baud=data.get("baud"))
 
 
 class BuildDir:
@@ -100,9 +102,14 @@ class BuildDir:
         return self.path / "vivado"
 
     @property
-    def bitstream(self) -> Path:
-        """Where Vivado writes the overlay's .bit and .hwh."""
+    def overlay(self) -> Path:
+        """Where Vivado writes the overlay's .bit and .hwh (Zynq boards)."""
         return self.vivado / "output"
+
+    @property
+    def bitstream(self) -> Path:
+        """Where the open flow writes the accelerator's .bit and .svf (ECP5 boards)."""
+        return self.path / "bitstream"
 
     @property
     def driver(self) -> Path:
@@ -134,6 +141,13 @@ class BuildDir:
     def write_meta(self, meta: BuildMeta):
         (self.path / META).write_text(json.dumps(meta.to_json(), indent=2) + "\n")
         self.__dict__["meta"] = meta
+
+    def board(self):
+        """The :class:`~finngen.board.boards.Board` the build is for: its board file, or the
+        shipped board of that name when the file has moved (a reinstalled finngen)."""
+        from .board import boards
+        path = Path(self.meta.board_file)
+        return boards.load(path if path.is_file() else self.meta.board)
 
     @property
     def interface(self) -> dict:

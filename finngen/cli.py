@@ -42,8 +42,11 @@ def _parser():
     q.add_argument("model", help="a .nnp file, or a build directory")
     q.add_argument("--input", required=True, metavar="X.npy", help="images as nnabla's input variable takes them")
     q.add_argument("--output", required=True, metavar="Y.npy", help="where to write the output")
-    q.add_argument("--backend", choices=["golden", "rtl"], default="golden",
-                   help="golden: the exact integer model (default); rtl: the build's Verilog in simulation")
+    q.add_argument("--backend", choices=["golden", "rtl", "board"], default="golden",
+                   help="golden: the exact integer model (default); rtl: the build's Verilog in simulation; "
+                        "board: the build's ECP5 bitstream on a board over its USB serial port")
+    q.add_argument("--port", metavar="DEV", help="--backend board: the board's serial port, e.g. /dev/ttyUSB0")
+    q.add_argument("--baud", type=int, metavar="N", help="--backend board: baud rate (default: the build's)")
     q.add_argument("--progress", action="store_true",
                    help="print images done and images/s to stderr even when it is not a terminal")
     simulator_option(q)
@@ -55,7 +58,8 @@ def _parser():
     q.add_argument("--fps", help="target frames per second, or 'max' for the fastest that fits "
                                  "(needed unless --folding fixes the rate)")
     q.add_argument("--board", required=True, help="a board name (see 'finngen boards') or a board .yaml file")
-    q.add_argument("--clock", type=float, metavar="MHZ", help="accelerator clock (default: the board's)")
+    q.add_argument("--clock", type=_clock, metavar="MHZ",
+                   help="accelerator clock (default: the board's); ECP5 boards: 'auto' for the fastest that routes")
     q.add_argument("--out", metavar="DIR", help="build directory (default: build/<model>)")
     q.add_argument("--verify", type=int, default=2, metavar="N",
                    help="frames to check in RTL simulation against the golden model (0 skips; default 2)")
@@ -94,9 +98,12 @@ def _parser():
     q = sub.add_parser("timing", help="place and route a build with nextpnr-ecp5 and report the clock it reaches")
     q.add_argument("build", help="a build directory")
 
-    q = sub.add_parser("flash", help="load a build's self-test bitstream into the board over JTAG (openFPGALoader)")
+    q = sub.add_parser("flash", help="load a build's bitstream into the board over JTAG (openFPGALoader)")
     q.add_argument("build", help="a build directory")
     q.add_argument("--cable", metavar="NAME", help="openFPGALoader cable (default: the board's own)")
+    q.add_argument("--flash", action="store_true",
+                   help="ECP5 boards: write the SPI flash (kept over power-off) instead of the FPGA's SRAM")
+    q.add_argument("--selftest", action="store_true", help="ECP5 boards: load the self-test bitstream instead")
 
     q = sub.add_parser("deploy", help="copy a build's overlay and driver to a PYNQ board over ssh and check it there")
     q.add_argument("build", help="a build directory")
@@ -108,6 +115,15 @@ def _parser():
 
     sub.add_parser("boards", help="list the boards finngen knows")
     return p
+
+
+def _clock(text):
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a clock in MHz or 'auto': {text!r}")
 
 
 def simulator_option(q):
@@ -163,8 +179,8 @@ def _run(args):
     directory = Path(args.model)
     if directory.is_dir():
         network = BuildDir.open(directory).network()
-    elif args.backend == "rtl":
-        raise UsageError("--backend rtl runs a build directory, not a model file",
+    elif args.backend in ("rtl", "board"):
+        raise UsageError(f"--backend {args.backend} runs a build directory, not a model file",
                          fix=f"run 'finngen build {args.model} --fps F --board B' first")
     else:
         network = streamline(nnp.read(args.model), _input_type(args))
@@ -172,6 +188,8 @@ def _run(args):
     host.check_input(network, x)
     if args.backend == "golden":
         blocks = host.golden_blocks(network, x)
+    elif args.backend == "board":
+        blocks = [_run_board(args, directory, network, x)]
     else:
         print(f"finngen: simulating {len(x)} images in {args.simulator}...", file=sys.stderr, flush=True)
         blocks = _rtl_blocks(directory, network, x, args.simulator, args.waves)
@@ -196,6 +214,20 @@ def _rtl_blocks(directory, network, x, simulator, waves):
         yield host.decode_output(network, rtl.run(stream, name="run", check=False).stream)
         first += len(stream)
         size = min(4096, max(16, int(size * RTL_BLOCK_SECONDS / max(time.monotonic() - started, 1e-3))))
+
+
+def _run_board(args, directory, network, x):
+    from .board import serial_host
+    meta = BuildDir.open(directory).meta
+    if meta.baud is None:
+        raise UsageError(f"{directory} has no serial link: it was built for {meta.board}",
+                         fix="--backend board runs builds for ECP5 boards (finngen boards)")
+    if not args.port:
+        raise UsageError("--backend board needs --port", fix="give the board's serial port, e.g. --port /dev/ttyUSB0")
+    baud = args.baud or meta.baud
+    print(f"finngen: running {len(x)} images on the board at {args.port} ({baud} baud)...", file=sys.stderr,
+          flush=True)
+    return serial_host.run(network, meta.interface, x, args.port, baud)
 
 
 def load_array(path):
@@ -231,17 +263,21 @@ def save_blocks(path, total, blocks, meter) -> tuple:
 def _boards(args):
     from .board import boards
     rows = [boards.load(name) for name in boards.known()]
-    print(f"{'board':<12} {'part':<22} {'ps':<17} {'clock':>7} {'LUT':>8} {'FF':>8} {'BRAM36':>7} {'DSP':>6}")
+    print(f"{'board':<12} {'part':<22} {'ps/family':<17} {'clock':>7}  resources")
     for b in rows:
-        r = b.resources
-        print(f"{b.name:<12} {b.part:<22} {b.ps:<17} {b.clock_mhz:>4g} MHz {r['lut']:>8} {r['ff']:>8} "
-              f"{r['bram36']:>7} {r['dsp']:>6}")
+        kind = b.ps or b.family
+        resources = ", ".join(f"{count} {key.upper()}" for key, count in b.resources.items())
+        print(f"{b.name:<12} {b.part:<22} {kind:<17} {b.clock_mhz:>4g} MHz  {resources}")
 
 
 def _build(args):
-    from . import build
+    from . import build, report
+    from .board import boards
     if args.verify < 0:
         raise UsageError(f"--verify {args.verify} must be 0 or more")
+    if args.estimate and boards.load(args.board).family == "ecp5":
+        raise UsageError("--estimate synthesizes for Xilinx 7-series; an ECP5 build reports nextpnr's placed counts",
+                         fix="leave --estimate out")
     out = build.build(build.Options(
         model=Path(args.model), fps=args.fps, board=args.board, clock_mhz=args.clock,
         out=Path(args.out) if args.out else None, input_type=_input_type(args), verify=args.verify,
@@ -257,7 +293,12 @@ def _build(args):
     data = built.read_report()
     p, r, v = data["predicted"], data["resources"]["estimate"], data["verification"]
     print(f"built {out}: {p['fps']:,.0f} FPS predicted ({p['cycles_per_frame']:,} cycles/frame at "
-          f"{data['clock_mhz']:g} MHz), {r['lut']:,.0f} LUT, {r['bram36']:g} BRAM36; " + _verified(v))
+          f"{data['clock_mhz']:g} MHz), {report.describe(r)}; " + _verified(v))
+    if "place_and_route" in data:
+        pnr = data["place_and_route"]
+        print(f"bitstream {built.bitstream / 'top.bit'}: nextpnr reached {pnr['fmax_mhz']:.1f} MHz for the "
+              f"{pnr['clock_mhz']:g} MHz clock, {pnr['cells']['TRELLIS_COMB']:,} LUT4, {pnr['cells']['TRELLIS_FF']:,} FF, "
+              f"{pnr['cells']['DP16KD']} DP16KD; load it with 'finngen flash {out}'")
 
 
 def _verified(v) -> str:
@@ -386,8 +427,13 @@ def _synth(args):
 
 def _flash(args):
     from .board.flash import flash
-    bitstream = flash(BuildDir.open(args.build), cable=args.cable)
-    print(f"loaded {bitstream}: LD0 blinks, LD1 = all outputs matched, LD2 = mismatch")
+    bitstream = flash(BuildDir.open(args.build), cable=args.cable, to_flash=args.flash, selftest_image=args.selftest)
+    where = "into the SPI flash" if args.flash else "into the FPGA"
+    if bitstream.parent.name == "bitstream":
+        print(f"loaded {bitstream} {where}: run images with 'finngen run {args.build} --backend board "
+              "--port /dev/ttyUSB0 --input X.npy --output Y.npy'")
+    else:
+        print(f"loaded {bitstream} {where}: LED 0 blinks, LED 1 = all outputs matched, LED 2 = mismatch")
 
 
 def _deploy(args):

@@ -6,8 +6,6 @@ from dataclasses import asdict
 
 from .compile import pipeline
 
-RESOURCE_KEYS = ("lut", "ff", "bram36", "dsp")
-
 
 def summary(meta, network, chain, per_stage, total, board, clock_mhz, budget, verification) -> dict:
     cycles = pipeline.cycles_per_frame(chain)
@@ -27,7 +25,7 @@ def summary(meta, network, chain, per_stage, total, board, clock_mhz, budget, ve
                       "macs_per_frame": macs, "xnor_lanes": lanes,
                       "lane_utilisation": macs / (lanes * cycles)},
         "layers": [_stage(s, label, r) for s, label, r in zip(chain, labels, per_stage)],
-        "resources": {"estimate": asdict(total.rounded()), "board": {k: board.resources[k] for k in RESOURCE_KEYS}},
+        "resources": {"estimate": board.usage(total.rounded()), "board": dict(board.resources)},
         "interface": meta["interface"],
         "verification": verification,
     }
@@ -42,7 +40,8 @@ def _stage(stage, label, res) -> dict:
 
 
 def describe(resources: dict) -> str:
-    return ", ".join(f"{resources[k]:,.0f} {k.upper()}" for k in RESOURCE_KEYS)
+    """``resources`` in the keys of a board (Xilinx or ECP5) as text."""
+    return ", ".join(f"{value:,.0f} {key.upper()}" for key, value in resources.items())
 
 
 def render_html(data: dict) -> str:
@@ -94,7 +93,7 @@ def _resource_table(data) -> str:
                                                           if "yosys" in res else []) + [("board", res["board"])]
     head = "".join(f"<th>{html.escape(name)}</th>" for name, _ in columns)
     rows = "".join(f"<tr><td>{key.upper()}</td>" + "".join(f"<td>{values[key]:,.0f}</td>" for _, values in columns)
-                   + "</tr>" for key in RESOURCE_KEYS)
+                   + "</tr>" for key in res["board"])
     notes = "".join(f"<p>Warning: {html.escape(w)}</p>" for w in res.get("warnings", []))
     return f"<table><tr><th>resource</th>{head}</tr>{rows}</table>{notes}"
 
@@ -131,7 +130,7 @@ def _cycles_chart(data) -> str:
 def _resource_chart(data) -> str:
     est, board = data["resources"]["estimate"], data["resources"]["board"]
     parts = []
-    for k, key in enumerate(RESOURCE_KEYS):
+    for k, key in enumerate(board):
         share = est[key] / board[key] if board[key] else 0
         w = round(400 * min(share, 1))
         parts.append(f'<rect x="80" y="{k * 22}" width="400" height="16" fill="#eee"/>'
@@ -139,4 +138,4 @@ def _resource_chart(data) -> str:
                      f'<text x="0" y="{k * 22 + 13}" font-size="12">{key.upper()}</text>'
                      f'<text x="490" y="{k * 22 + 13}" font-size="12">{est[key]:,.0f} / {board[key]:,} '
                      f'({share:.0%})</text>')
-    return f'<svg width="700" height="{len(RESOURCE_KEYS) * 22}">{"".join(parts)}</svg>'
+    return f'<svg width="700" height="{len(board) * 22}">{"".join(parts)}</svg>'

@@ -66,7 +66,9 @@ def test_verify_layers_on_a_good_build(build, capsys):
     assert cli.main(["verify", str(build), "--frames", "2", "--layers"]) == 0
     out = capsys.readouterr().out
     assert "RTL == golden model: yes (2 frames)" in out
-    assert "stages: all 9 stage outputs equal the golden model's" in out
+    stages = len(BuildSim(build).chain)
+    assert stages >= 8     # two convolutions' windows and units, pools, the classifier
+    assert f"stages: all {stages} stage outputs equal the golden model's" in out
 
 
 def test_verify_names_the_layer_whose_weights_differ(build, tmp_path, capsys):

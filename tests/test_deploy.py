@@ -88,9 +88,9 @@ def ssh_config(tmp_path_factory):
 @pytest.fixture
 def overlay(built):  # noqa: F811
     out, meta, _ = built
-    BuildDir(out).bitstream.mkdir(parents=True, exist_ok=True)
+    BuildDir(out).overlay.mkdir(parents=True, exist_ok=True)
     for suffix in (".bit", ".hwh"):
-        (BuildDir(out).bitstream / f"{vivado.overlay_name(meta)}{suffix}").write_text("overlay")
+        (BuildDir(out).overlay / f"{vivado.overlay_name(meta)}{suffix}").write_text("overlay")
     return out
 
 
@@ -108,7 +108,7 @@ def test_board_runs_the_driver_and_matches(overlay, ssh_config, tmp_path):
 
 def test_missing_overlay_names_synth(built, tmp_path):  # noqa: F811
     out, meta, _ = built
-    shutil.rmtree(BuildDir(out).bitstream, ignore_errors=True)
+    shutil.rmtree(BuildDir(out).overlay, ignore_errors=True)
     with pytest.raises(UsageError) as e:
         deploy.deploy(BuildDir.open(out), "root@board")
     assert "finngen synth" in e.value.line()

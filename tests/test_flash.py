@@ -96,3 +96,61 @@ def test_missing_tool(tool, build_dir):
     with pytest.raises(MissingToolError) as e:
         flash.flash(build_dir)
     assert flash.INSTALL in e.value.line()
+
+
+def _ecp5_build(path, board):
+    """An ECP5 build directory with its accelerator and self-test bitstreams."""
+    build = make_build_dir(path, board=board, board_file=board, baud=115200)
+    build.bitstream.mkdir()
+    build.selftest.mkdir()
+    (build.bitstream / "top.bit").write_bytes(b"bitstream")
+    selftest.bitstream(build).write_bytes(b"selftest")
+    return build
+
+
+@pytest.fixture
+def ecp5_build(tmp_path):
+    return _ecp5_build(tmp_path / "ecp5", "ulx3s-85f")
+
+
+@pytest.mark.parametrize("board, name", [("ulx3s-85f", "ulx3s"), ("ulx3s-25f", "ulx3s"), ("ecpix5-85f", "ecpix5")])
+def test_ecp5_loads_the_accelerator_into_sram(tool, tmp_path, board, name):
+    build = _ecp5_build(tmp_path / board, board)
+    answer(tool, "ok")
+    assert flash.flash(build) == build.bitstream / "top.bit"
+    assert json.loads((tool / "args.json").read_text()) == ["--board", name, str(build.bitstream / "top.bit")]
+
+
+def test_ecp5_writes_the_spi_flash(tool, ecp5_build):
+    answer(tool, "ok")
+    flash.flash(ecp5_build, to_flash=True)
+    assert json.loads((tool / "args.json").read_text()) == ["--board", "ulx3s", "--write-flash",
+                                                            str(ecp5_build.bitstream / "top.bit")]
+
+
+def test_ecp5_selftest_image(tool, ecp5_build):
+    answer(tool, "ok")
+    assert flash.flash(ecp5_build, selftest_image=True) == selftest.bitstream(ecp5_build)
+
+
+def test_ecp5_missing_bitstream_names_the_build(tool, ecp5_build):
+    (ecp5_build.bitstream / "top.bit").unlink()
+    with pytest.raises(UsageError) as e:
+        flash.flash(ecp5_build)
+    assert "no bitstream" in e.value.line() and "--board ulx3s-85f" in e.value.line()
+
+
+def test_spi_flash_is_refused_for_zynq_boards(tool, build_dir):
+    with pytest.raises(UsageError, match="--flash writes the SPI flash of ECP5 boards, not of pynq-z2"):
+        flash.flash(build_dir, to_flash=True)
+
+
+@pytest.mark.parametrize("case, error, text", [
+    ("nolib", MissingToolError, "apt-get install libusb-1.0-0 libftdi1-2"),
+    ("nocable", ToolError, "found no JTAG cable"),
+])
+def test_ecp5_failures_are_one_line(tool, ecp5_build, case, error, text):
+    answer(tool, case)
+    with pytest.raises(error) as e:
+        flash.flash(ecp5_build, to_flash=True)
+    assert text in e.value.line() and "\n" not in e.value.line()

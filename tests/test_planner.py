@@ -5,6 +5,7 @@ the board's limits, with the regressions of issues 10.2 (a pool on the input), 1
 Expected values are worked out by hand in the comments. Only the tests marked ``rtl`` run a
 simulator: one verified build per regression that needs the RTL.
 """
+import dataclasses
 import json
 
 import pytest
@@ -82,7 +83,8 @@ def test_ff_and_bram_can_rise_so_fps_max_does_not_bisect():
     enough for block RAM (4.5 BRAM36). On a board with one BRAM36 the budgets that fit are
     32 to 320 but none slower, and --fps max still finds 32."""
     net = _example("digits_mlp")
-    board = planner.Limits({"lut": 53200, "ff": 106400, "bram36": 1, "dsp": 220})
+    one_bram = dataclasses.replace(boards.load("pynq-z1"), resources={"lut": 53200, "ff": 106400, "bram36": 1, "dsp": 220})
+    board = planner.Limits.of(one_bram)
     at = {b: pipeline.estimate(pipeline.stages(net, planner.plan(net, b)))[0] for b in (320, 512)}
     assert at[320].bram36 == 0 and at[512].bram36 == 4.5
     fitting = [b for b, folds in planner.plans(net, board) if board.fits(pipeline.stages(net, folds))]

@@ -32,7 +32,7 @@ def deploy(build: BuildDir, target: str, remote_dir: str = "finngen", *, images:
            ssh_args=()) -> dict:
     """Install ``build`` in ``remote_dir`` on ``target`` (USER@HOST), run ``images`` seeded
     images there; return the board's images/s, whether it matched, and its output."""
-    overlay = [build.bitstream / f"{vivado.overlay_name(build.meta)}{suffix}" for suffix in (".bit", ".hwh")]
+    overlay = [build.overlay / f"{vivado.overlay_name(build.meta)}{suffix}" for suffix in (".bit", ".hwh")]
     missing = [path for path in overlay if not path.is_file()]
     if missing:
         raise UsageError(f"{missing[0]}: no overlay yet", fix=f"run 'finngen synth {build.path}' first")

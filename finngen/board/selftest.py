@@ -112,7 +112,10 @@ def _integer(word) -> int:
 
 
 def write_selftest(build: BuildDir, network, folds_or_accelerator, board, frames: int = 4) -> Path:
-    """Write ``DIR/selftest/`` for ``build``; return that directory."""
+    """Write ``DIR/selftest/`` for ``build``; return that directory. ECP5 boards get the
+    bitstream itself, clocked through the PLL at the build's clock."""
+    if board.family == "ecp5":
+        return _write_ecp5_selftest(build, network, folds_or_accelerator, board, frames)
     platform = platforms.platform_for(board)
     if platform.default_clk is None:
         raise UsageError(f"the self-test needs a PL clock and LEDs, which {board.name} does not wire to the PL",
@@ -132,5 +135,25 @@ ROM through the accelerator and compares every output word with the golden model
 after configuration (on the PYNQ boards BTN0 runs it again).
 
 LD0 blinks: clocked. LD1 lit: every output matched. LD2 lit: a mismatch. Neither: stalled.
+""")
+    return out
+
+
+def _write_ecp5_selftest(build, network, folds, board, frames) -> Path:
+    from .bitstream import write_bitstream
+    inputs, expected = vectors(network, build.interface, frames)
+    # the heartbeat's period is one to two seconds at the design clock
+    write_bitstream(build.path, lambda mhz: SelfTest(Accelerator(network, folds), inputs, expected,
+                                                    heartbeat_bits=int(mhz * 1e6).bit_length()),
+                    board, build.meta.clock_mhz, subdirectory=build.selftest.name, progress=lambda text: None)
+    out = build.selftest
+    (out / "README.md").write_text(f"""# Self-test of {build.meta.model} on {board.name}
+
+`finngen flash BUILD_DIR --selftest` loads `top.bit` into the FPGA. The design feeds {frames}
+seeded test images from on-chip ROM through the accelerator at {build.meta.clock_mhz:g} MHz and
+compares every output word with the golden model's, once after configuration.
+
+LED 0 blinks: clocked. LED 1 lit: every output matched. LED 2 lit: a mismatch. Neither: stalled.
+(ECPIX-5: LED 0 is LD5 blue, LED 1 LD6 green, LED 2 LD7 red.)
 """)
     return out

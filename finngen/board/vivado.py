@@ -146,4 +146,4 @@ def synth(build: BuildDir) -> Path:
     if process.returncode != 0:
         reason = errors[0] if errors else f"exit status {process.returncode}"
         raise VivadoError(f"Vivado failed: {reason}", fix=f"see {log}")
-    return build.bitstream
+    return build.overlay

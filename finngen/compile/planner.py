@@ -25,20 +25,22 @@ from .folding import Fold
 
 @dataclass(frozen=True)
 class Limits:
-    """What a board can build: ``resources`` (``{"lut": ..., "ff": ..., "bram36": ..., "dsp": ...}``)
-    and the widest stream its DMA carries."""
-    resources: dict
-    stream_bits: int = vivado.DMA_WIDTHS[-1]
+    """What a board can build: what fits its resources (``board.fits``, in its own family's
+    units) and, behind an AXI DMA (Zynq boards), a stream no wider than the DMA carries."""
+    board: object
+    stream_bits: int | None = vivado.DMA_WIDTHS[-1]
 
     @classmethod
     def of(cls, board) -> Limits:
-        return cls(board.resources)
+        return cls(board, vivado.DMA_WIDTHS[-1] if board.family == "zynq" else None)
 
     def fits(self, chain) -> bool:
         """Whether the board builds the whole ``chain``."""
-        interface = pipeline.interface(chain)
-        return (max(interface["in_width"], interface["out_width"]) <= self.stream_bits
-                and pipeline.estimate(chain)[0].fits(self.resources))
+        if self.stream_bits is not None:
+            interface = pipeline.interface(chain)
+            if max(interface["in_width"], interface["out_width"]) > self.stream_bits:
+                return False
+        return self.board.fits(pipeline.estimate(chain)[0])
 
 
 def candidates(layer) -> list:
