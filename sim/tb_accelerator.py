@@ -104,8 +104,8 @@ async def run_frames(dut):
     await First(cocotb.start_soon(receive()), ClockCycles(dut.clk, spec["max_cycles"]))
 
     # one packet per input packet: a frame each, or a whole batch sent with one TLAST
-    word_bytes = spec["output_words"][1]
-    np.save(work / "output.npy", np.array(outputs, np.uint8).reshape(len(outputs), -1, word_bytes))
+    shape = (len(outputs), -1, spec["output_words"][1]) if outputs else (0,) + tuple(spec["output_words"])
+    np.save(work / "output.npy", np.array(outputs, np.uint8).reshape(shape))
     timed_out = len(outputs) < len(frames)
     (work / "result.json").write_text(json.dumps({
         "last_beat_cycles": last_beat_cycles, "cycles": cycle, "frames_received": len(outputs),
