@@ -35,6 +35,9 @@ CASES = [
                                          input_bits=1 + seed % 8)) for seed in (1204, 1217, 1233, 1247, 1251, 1255)]),
     # convolution padding up to k - 1 (beyond k // 2)
     *_quick_few([(1000 + s, modelgen.Options(conv=True, wide_pad=True, input_bits=1 + s % 8)) for s in range(8)]),
+    # convolution padding k to k + 2: windows wholly in the padding (ResNet's 3x3 padded by 3)
+    *_quick_few([(1400 + s, modelgen.Options(conv=True, big_pad=True, binary_sigmoid=s % 2 == 1,
+                                             input_bits=1 + s % 8)) for s in range(8)]),
     # AveragePooling: BN -> Avg -> activation, Avg -> BN -> activation, Avg of the activations
     *_quick_few([(1100 + s, modelgen.Options(conv=True, average=True, input_bits=1 + s % 8,
                                              binary_sigmoid=s % 3 == 0)) for s in range(24)], quick=6),

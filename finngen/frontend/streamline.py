@@ -27,7 +27,7 @@ CONTINUOUS = ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "CRe
               "Tanh", "Sigmoid", "HardSigmoid", "HardTanh", "SoftPlus", "SoftSign", "TanhShrink", "LogSigmoid")
 NEEDS_BINARIZED = "the accelerator needs binarized activations between layers (e.g. F.binary_tanh)"
 SUPPORTED_TEXT = ("supported: " + ", ".join(SUPPORTED) +
-                  "; convolutions with square kernels 1 to 7, stride 1 or 2, padding 0 to k-1, "
+                  "; convolutions with square kernels 1 to 7, stride 1 or 2, zero padding (the same on all sides), "
                   "group 1, dilation 1; max and average pooling with kernel == stride and no padding; "
                   "MulScalar on the "
                   "input (image / 255); Softmax and "
@@ -283,10 +283,10 @@ class _Streamliner:
         k = kernel[0]
         if len(set(stride)) != 1 or stride[0] not in (1, 2):
             raise _Refusal(function, f"stride {stride} is not supported (1 or 2, the same in both directions)")
-        if len(set(pad)) != 1 or not 0 <= pad[0] < k:
-            # A pad of k or more makes windows wholly in the padding, which the sliding window
-            # unit cannot emit; per-axis padding needs a per-axis window.
-            raise _Refusal(function, f"padding {pad} is not supported (0 to {k - 1}, the same on all sides)")
+        if len(set(pad)) != 1 or pad[0] < 0:
+            # per-axis padding needs a per-axis window; a pad of k or more is fine (windows wholly
+            # in the padding sum to 0, as nnabla's zeros do)
+            raise _Refusal(function, f"padding {pad} is not supported (the same on all sides)")
         if set(dilation) != {1}:
             raise _Refusal(function, f"dilation {dilation} is not supported (only 1)")
         if p.group != 1:

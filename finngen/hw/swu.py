@@ -55,8 +55,8 @@ class SlidingWindow(wiring.Component):
         require_divisor(layer.in_shape.channels, simd, "SIMD", f"the input channels of {layer.name}")
         if layer.stride < 1 or layer.kernel < 1:
             raise ValueError(f"{layer.name}: kernel and stride must be positive")
-        if not 0 <= layer.pad < layer.kernel:
-            raise ValueError(f"{layer.name}: padding {layer.pad} must be less than the kernel {layer.kernel}")
+        if layer.pad < 0:
+            raise ValueError(f"{layer.name}: padding {layer.pad} must not be negative")
         shape = layer.in_shape
         for size, out in ((shape.height, layer.out_shape.height), (shape.width, layer.out_shape.width)):
             if out != ir.conv_output_size(size, layer.kernel, layer.stride, layer.pad) or out < 1:
@@ -89,12 +89,13 @@ class SlidingWindow(wiring.Component):
         # -- reader position (registers) --
         oy, ox = Signal(range(OH)), Signal(range(OW))
         ky, kx, cf = Signal(range(k)), Signal(range(k)), Signal(range(CF))
-        top = Signal(signed(len(Const(H + s)) + 1), init=-p)     # oy * s - p
-        left = Signal(signed(len(Const(W + s)) + 1), init=-p)    # ox * s - p
+        # with a pad of k or more, whole windows lie in the padding: top runs up to H + p - k
+        top = Signal(signed(len(Const(H + p + s)) + 1), init=-p)     # oy * s - p
+        left = Signal(signed(len(Const(W + p + s)) + 1), init=-p)    # ox * s - p
         frame_base = Signal(range(depth))      # address of the reader frame's row 0
         top_base = Signal(range(depth), init=(-p * row_words) % depth)   # ... of row `top`
         row_base = Signal(range(depth), init=(-p * row_words) % depth)   # ... of row top + ky
-        col_shape = signed(len(Const(row_words + s * CF)) + 1)
+        col_shape = signed(len(Const(row_words + (p + s) * CF)) + 1)
         left_col = Signal(col_shape, init=-p * CF)   # left * CF: the window's first column address
         col = Signal(col_shape, init=-p * CF)        # (left + kx) * CF + cf
         ahead = Signal(signed(3))
@@ -106,7 +107,8 @@ class SlidingWindow(wiring.Component):
 
         # The writer may write row wy (of frame reader + ahead) if it is fewer than R rows past
         # the first row the reader still needs.
-        first_needed = Mux(top < 0, 0, top)
+        # (a window below the image, with a pad of k or more, needs none: the next is the next frame's row 0)
+        first_needed = Mux(top < 0, 0, Mux(top > H, H, top))
         writer_row = wy + Mux(ahead == 1, H, 0) - Mux(ahead == -1, H, 0)
         m.d.comb += self.i.ready.eq((ahead != 2) & (writer_row < first_needed + R))
         write = self.i.valid & self.i.ready

@@ -22,7 +22,8 @@ def rows(layer: ir.MatrixLayer) -> int:
     """Rows of the line buffer (finngen.hw.swu): ``k + stride`` let the writer fill the next
     window row while the reader works on the current one; during a frame's last window row the
     writer must also get the next frame's first window (rows 0 .. k-1-pad) in, or the reader
-    waits at every frame start, which takes up to ``2k - 2pad + stride - 1`` rows."""
+    waits at every frame start, which takes up to ``2k - 2pad + stride - 1`` rows. (With a pad
+    of k or more the first windows lie wholly in the padding and need no rows at all.)"""
     k, s, p = layer.kernel, layer.stride, layer.pad
     return max(k + s, 2 * k - 2 * p + s - 1)
 
@@ -93,12 +94,12 @@ class SlidingWindow(LaneStage):
     def fixed_resources(self) -> Resources:
         layer = self.layer
         depth, width = self.line_buffer
-        k, s = layer.kernel, layer.stride
+        k, s, p = layer.kernel, layer.stride, layer.pad
         shape, out = layer.in_shape, layer.out_shape
         cf = shape.channels // self.lanes
-        col = (shape.width * cf + s * cf).bit_length() + 1
+        col = (shape.width * cf + (p + s) * cf).bit_length() + 1
         counters = (range_bits(out.height) + range_bits(out.width) + 2 * range_bits(k) + 2 * range_bits(cf)
-                    + (shape.height + s).bit_length() + (shape.width + s).bit_length() + 2
+                    + (shape.height + p + s).bit_length() + (shape.width + p + s).bit_length() + 2
                     + 4 * range_bits(depth) + 2 * col + 3 + range_bits(shape.height)
                     + range_bits(shape.width) + 2)
         # padding taps leave as zeros: an AND per data bit behind the line buffer
