@@ -146,3 +146,26 @@ def test_bnn_lenet_builds_and_runs_in_rtl_as_golden(tmp_path, capsys):
                          str(tmp_path / f"{backend}.npy"), "--backend", backend]) == 0
     rtl, golden_scores = np.load(tmp_path / "rtl.npy"), np.load(tmp_path / "golden.npy")
     assert np.array_equal(rtl.view(np.uint32), golden_scores.view(np.uint32))
+
+
+def test_average_pooling_of_the_input_is_refused_by_build(tmp_path, capsys):
+    """No layer before it sets its lanes, so it has no stage: one line naming it, exit code 3,
+    no build directory; `finngen run` still computes it."""
+    import nnabla as nn
+    import nnabla.functions as F
+    import nnabla.parametric_functions as PF
+
+    from examples.nnp_io import save_nnp
+    from finngen import cli
+    nn.clear_parameters()
+    x = nn.Variable((1, 2, 6, 6))
+    y = PF.binary_connect_affine(F.average_pooling(F.binary_tanh(x), (2, 2)), 4, name="fc")
+    save_nnp(tmp_path / "m.nnp", "net", x, y)
+    assert cli.main(["build", str(tmp_path / "m.nnp"), "--fps", "1000", "--board", "pynq-z1",
+                     "--out", str(tmp_path / "b")]) == 3
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "average pooling of the input" in errors[0] and "finngen run" in errors[0]
+    assert not (tmp_path / "b").exists()
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(4, 2, 6, 6)).astype(np.float32))
+    assert cli.main(["run", str(tmp_path / "m.nnp"), "--input", str(tmp_path / "x.npy"),
+                     "--output", str(tmp_path / "y.npy")]) == 0

@@ -106,6 +106,12 @@ RTL_CASES = {
     "pool_before_negative_gamma_sigmoid": (1204, modelgen.Options(conv=True, pool_before_bn=True, binary_sigmoid=True,
                                                                   input_bits=5), 5),
     "padding_k_minus_1": (1007, modelgen.Options(conv=True, wide_pad=True, input_bits=8), 8),
+    # sums of bipolar bits into a convolution's integer mode, then BN -> AveragePooling -> BinaryTanh
+    "average_pooling": (1110, modelgen.Options(conv=True, average=True, input_bits=3), 3),
+    # sums of {0, 1} bits, twice
+    "average_of_binary_sigmoid": (1103, modelgen.Options(conv=True, average=True, binary_sigmoid=True,
+                                                         input_bits=4), 4),
+    "padding_k_or_more": (1407, modelgen.Options(conv=True, big_pad=True, binary_sigmoid=True, input_bits=8), 8),
 }
 
 
