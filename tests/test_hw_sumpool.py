@@ -1,5 +1,6 @@
 """Average pooling as window sums (finngen.hw.sumpool) against the golden model, beat by beat, and
-its stage kind against the component; the LeNet of nnabla-examples built and run in RTL."""
+its stage kind against the component (nnabla-examples' LeNet is built and run in RTL by
+tests/test_examples.py)."""
 import numpy as np
 import pytest
 from amaranth.hdl import Fragment, Shape
@@ -126,26 +127,6 @@ def test_planner_and_kinds_agree_with_the_component():
     for component in components:
         Fragment.get(component, None)
     assert {"avg0", "avg1"} <= set(pipeline.labels(chain))
-
-
-@pytest.mark.rtl
-def test_bnn_lenet_builds_and_runs_in_rtl_as_golden(tmp_path, capsys):
-    """nnabla-examples' mnist_binary_net_lenet_prediction as written (BN -> AveragePooling ->
-    BinaryTanh twice): built, verified on 2 frames, and run in RTL equal to the golden model.
-    (`make models`, or `python -m examples.train_bnn_lenet`, writes the model.)"""
-    from examples.digits_data import load_split_28
-    from examples_models import MODELS
-    from finngen import cli
-    model, out = MODELS / "bnn_lenet.nnp", tmp_path / "b"
-    assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(out),
-                     "--verify", "2"]) == 0
-    assert "RTL bit exact on 2 frames" in capsys.readouterr().out
-    np.save(tmp_path / "x.npy", load_split_28()[2][:4])
-    for backend in ("golden", "rtl"):
-        assert cli.main(["run", str(out), "--input", str(tmp_path / "x.npy"), "--output",
-                         str(tmp_path / f"{backend}.npy"), "--backend", backend]) == 0
-    rtl, golden_scores = np.load(tmp_path / "rtl.npy"), np.load(tmp_path / "golden.npy")
-    assert np.array_equal(rtl.view(np.uint32), golden_scores.view(np.uint32))
 
 
 def test_average_pooling_of_the_input_is_refused_by_build(tmp_path, capsys):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ... import ir
-from ..resources import Resources, memory, range_bits
+from ..resources import Resources, memory
 from .pool import Pool
 
 
@@ -36,18 +36,16 @@ class SumPool(Pool):
         compares = self.lanes * layer.threshold_bits if layer.threshold is not None else 0
         return {"pool_lane": adders + compares, "pool_control": 1}
 
+    @property
+    def running_bits(self) -> int:
+        return self.layer.sum_type.bits
+
     def fixed_resources(self) -> Resources:
-        layer, n = self.layer, self.lanes
-        bits, shape, k = layer.sum_type.bits, layer.in_shape, layer.kernel
-        cf = shape.channels // n
-        counters = range_bits(shape.height) + range_bits(shape.width) + range_bits(cf) + 2 * range_bits(k) \
-            + range_bits(layer.out_shape.width * cf) + 1
-        # read-modify-write through one address: a single-port LUT RAM with asynchronous read
-        sums = memory(layer.out_shape.width * cf, n * bits, sync=False, single_port=True) \
-            if k > 1 else Resources()
-        if layer.threshold is not None:
-            sums += memory(cf, n * (layer.threshold_bits + 1), rom=True, sync=False)
-        return sums + Resources(ff=n * layer.out_type.bits + counters)
+        """The max pool's memory and counters at the sums' width, and the threshold ROM."""
+        layer = self.layer
+        rom = Resources() if layer.threshold is None else \
+            memory(layer.in_shape.channels // self.lanes, self.lanes * (layer.threshold_bits + 1), rom=True, sync=False)
+        return super().fixed_resources() + rom
 
     def component(self):
         from ...hw.sumpool import SumPool as Component
