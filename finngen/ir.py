@@ -119,6 +119,7 @@ class MatrixLayer:
     # nnabla's float GEMM rounding, not the threshold, decides the bit (see frontend/binary_weight.py)
     ties: dict = field(default_factory=dict)
     activation: DataType = BIPOLAR        # a hidden layer's output: BIPOLAR (BinaryTanh) or UNIPOLAR (BinarySigmoid)
+    pad_w: int | None = None  # nnabla's per-axis padding: left and right, where it differs from ``pad`` (top and bottom)
 
     @property
     def is_conv(self) -> bool:
@@ -144,8 +145,13 @@ class MatrixLayer:
         return signed_bits(self.acc_min, self.acc_max + 1)
 
     @property
+    def pads(self) -> tuple:
+        """Zero padding (rows above and below, columns left and right)."""
+        return self.pad, self.pad if self.pad_w is None else self.pad_w
+
+    @property
     def has_padding(self) -> bool:
-        return self.pad > 0
+        return any(self.pads)
 
     @property
     def out_type(self) -> DataType:

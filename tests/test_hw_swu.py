@@ -29,6 +29,9 @@ CONFIGS = {
     "k3-pad3": ((4, 5, 2), {"kernel": 3, "pad": 3}, 1),
     "k2-stride2-pad3-i3": ((5, 4, 2), {"kernel": 2, "stride": 2, "pad": 3, "in_type": I3}, 2),
     "k1-pad2": ((3, 3, 2), {"kernel": 1, "pad": 2}, 2),
+    # nnabla's per-axis padding: rows and columns padded differently
+    "k3-pad0x2": ((4, 5, 2), {"kernel": 3, "pad": (0, 2)}, 2),
+    "k2-stride2-pad3x1": ((5, 4, 2), {"kernel": 2, "stride": 2, "pad": (3, 1)}, 1),
 }
 
 

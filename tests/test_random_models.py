@@ -37,6 +37,9 @@ CASES = [
     # convolution padding k to k + 2: windows wholly in the padding (ResNet's 3x3 padded by 3)
     *_quick_few([(1400 + s, modelgen.Options(conv=True, big_pad=True, binary_sigmoid=s % 2 == 1,
                                              input_bits=1 + s % 8)) for s in range(8)]),
+    # convolution padding per axis (rows and columns padded differently, 0 to k + 1)
+    *_quick_few([(1500 + s, modelgen.Options(conv=True, axis_pad=True, binary_sigmoid=s % 2 == 1,
+                                             input_bits=1 + s % 8)) for s in range(8)]),
     # AveragePooling: BN -> Avg -> activation, Avg -> BN -> activation, Avg of the activations
     *_quick_few([(1100 + s, modelgen.Options(conv=True, average=True, input_bits=1 + s % 8,
                                              binary_sigmoid=s % 3 == 0)) for s in range(24)], quick=6),
@@ -112,6 +115,7 @@ RTL_CASES = {
     # sums of {0, 1} bits, twice
     "average_of_binary_sigmoid": (1103, modelgen.Options(conv=True, average=True, binary_sigmoid=True,
                                                          input_bits=4), 4),
+    "padding_per_axis": (1505, modelgen.Options(conv=True, axis_pad=True, binary_sigmoid=True, input_bits=6), 6),
     "padding_k_or_more": (1407, modelgen.Options(conv=True, big_pad=True, binary_sigmoid=True, input_bits=8), 8),
 }
 

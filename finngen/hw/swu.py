@@ -55,13 +55,14 @@ class SlidingWindow(wiring.Component):
         require_divisor(layer.in_shape.channels, simd, "SIMD", f"the input channels of {layer.name}")
         if layer.stride < 1 or layer.kernel < 1:
             raise ValueError(f"{layer.name}: kernel and stride must be positive")
-        if layer.pad < 0:
-            raise ValueError(f"{layer.name}: padding {layer.pad} must not be negative")
+        if min(layer.pads) < 0:
+            raise ValueError(f"{layer.name}: padding {layer.pads} must not be negative")
         shape = layer.in_shape
-        for size, out in ((shape.height, layer.out_shape.height), (shape.width, layer.out_shape.width)):
-            if out != ir.conv_output_size(size, layer.kernel, layer.stride, layer.pad) or out < 1:
+        for size, out, pad in zip((shape.height, shape.width), (layer.out_shape.height, layer.out_shape.width),
+                                  layer.pads):
+            if out != ir.conv_output_size(size, layer.kernel, layer.stride, pad) or out < 1:
                 raise ValueError(f"{layer.name}: output shape {layer.out_shape} does not follow from "
-                                 f"{shape}, kernel {layer.kernel}, stride {layer.stride}, pad {layer.pad}")
+                                 f"{shape}, kernel {layer.kernel}, stride {layer.stride}, pad {layer.pads}")
         self._MustUse__silence = False
         self.layer = layer
         self.simd = simd
@@ -74,7 +75,7 @@ class SlidingWindow(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         layer = self.layer
-        k, s, p = layer.kernel, layer.stride, layer.pad
+        k, s, (p, pw) = layer.kernel, layer.stride, layer.pads     # pw: nnabla's per-axis padding
         H, W = layer.in_shape.height, layer.in_shape.width
         OH, OW = layer.out_shape.height, layer.out_shape.width
         CF = layer.in_shape.channels // self.simd
@@ -91,13 +92,13 @@ class SlidingWindow(wiring.Component):
         ky, kx, cf = Signal(range(k)), Signal(range(k)), Signal(range(CF))
         # with a pad of k or more, whole windows lie in the padding: top runs up to H + p - k
         top = Signal(signed(len(Const(H + p + s)) + 1), init=-p)     # oy * s - p
-        left = Signal(signed(len(Const(W + p + s)) + 1), init=-p)    # ox * s - p
+        left = Signal(signed(len(Const(W + pw + s)) + 1), init=-pw)    # ox * s - pw
         frame_base = Signal(range(depth))      # address of the reader frame's row 0
         top_base = Signal(range(depth), init=(-p * row_words) % depth)   # ... of row `top`
         row_base = Signal(range(depth), init=(-p * row_words) % depth)   # ... of row top + ky
-        col_shape = signed(len(Const(row_words + (p + s) * CF)) + 1)
-        left_col = Signal(col_shape, init=-p * CF)   # left * CF: the window's first column address
-        col = Signal(col_shape, init=-p * CF)        # (left + kx) * CF + cf
+        col_shape = signed(len(Const(row_words + (pw + s) * CF)) + 1)
+        left_col = Signal(col_shape, init=-pw * CF)   # left * CF: the window's first column address
+        col = Signal(col_shape, init=-pw * CF)        # (left + kx) * CF + cf
         ahead = Signal(signed(3))
 
         # -- writer position --
@@ -160,7 +161,7 @@ class SlidingWindow(wiring.Component):
                     with m.If(ky == k - 1):
                         m.d.sync += [ky.eq(0), row_base.eq(top_base)]
                         with m.If(ox == OW - 1):
-                            m.d.sync += [ox.eq(0), left.eq(-p), left_col.eq(-p * CF), col.eq(-p * CF)]
+                            m.d.sync += [ox.eq(0), left.eq(-pw), left_col.eq(-pw * CF), col.eq(-pw * CF)]
                             with m.If(oy == OH - 1):
                                 # next frame: its row 0 follows this frame's last row in the ring
                                 next_frame = add_mod(frame_base, (H * row_words) % depth, depth)
