@@ -85,13 +85,13 @@ def sum_pool(layer: ir.SumPoolLayer, x):
 def windows(layer: ir.MatrixLayer, x):
     """The input vectors of every output pixel, (N, H', W', k*k*C) in (ky, kx, c) order, and the
     valid-tap mask (H', W', k*k*C) that is False on padding."""
-    k, s, p = layer.kernel, layer.stride, layer.pad
-    padded = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    k, s, (ph, pw) = layer.kernel, layer.stride, layer.pads
+    padded = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
     view = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(1, 2))[:, ::s, ::s]
     # sliding_window_view puts the window axes last: (N, H', W', C, ky, kx)
     vectors = view.transpose(0, 1, 2, 4, 5, 3).reshape(view.shape[:3] + (-1,))
     inside = np.pad(np.ones(layer.in_shape.pixels, bool).reshape(layer.in_shape.height, layer.in_shape.width),
-                    p)
+                    ((ph, ph), (pw, pw)))
     valid = np.lib.stride_tricks.sliding_window_view(inside, (k, k))[::s, ::s]
     valid = np.repeat(valid[..., None], layer.in_shape.channels, axis=-1).reshape(valid.shape[:2] + (-1,))
     return vectors, valid
@@ -160,13 +160,13 @@ def _product(layer, values, weights):
 
 def _im2col(layer, values):
     """The windows of every output pixel, (N, H', W', k, k, C): padding taps are 0."""
-    k, s, p = layer.kernel, layer.stride, layer.pad
+    k, s, (ph, pw) = layer.kernel, layer.stride, layer.pads
     n, c = len(values), layer.in_shape.channels
     out = layer.out_shape
-    if k == 1 and s == 1 and p == 0:
+    if k == 1 and s == 1 and not layer.has_padding:
         return values
-    if p:
-        values = np.pad(values, ((0, 0), (p, p), (p, p), (0, 0)))
+    if layer.has_padding:
+        values = np.pad(values, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
     columns = np.empty((n, out.height, out.width, k, k, c), values.dtype)
     for ky in range(k):
         for kx in range(k):

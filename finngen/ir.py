@@ -119,6 +119,7 @@ class MatrixLayer:
     # nnabla's float GEMM rounding, not the threshold, decides the bit (see frontend/binary_weight.py)
     ties: dict = field(default_factory=dict)
     activation: DataType = BIPOLAR        # a hidden layer's output: BIPOLAR (BinaryTanh) or UNIPOLAR (BinarySigmoid)
+    pad_w: int | None = None  # nnabla's per-axis padding: left and right, where it differs from ``pad`` (top and bottom)
 
     @property
     def is_conv(self) -> bool:
@@ -144,8 +145,13 @@ class MatrixLayer:
         return signed_bits(self.acc_min, self.acc_max + 1)
 
     @property
+    def pads(self) -> tuple:
+        """Zero padding (rows above and below, columns left and right)."""
+        return self.pad, self.pad if self.pad_w is None else self.pad_w
+
+    @property
     def has_padding(self) -> bool:
-        return self.pad > 0
+        return any(self.pads)
 
     @property
     def out_type(self) -> DataType:
@@ -181,7 +187,7 @@ class SumPoolLayer:
     Hidden ``BN -> AveragePooling -> BinaryTanh`` (the input is a matrix layer's sums ``s``):
     outputs the bits ``(S >= threshold) != invert`` of type :attr:`activation`. Average pooling
     of binarized activations (threshold None): outputs ``S`` itself, a small signed integer that
-    the next matrix layer takes as its integer input. No hardware stage implements it yet.
+    the next matrix layer takes as its integer input (:class:`finngen.hw.sumpool.SumPool`).
     """
     name: str
     in_shape: Shape
@@ -193,11 +199,20 @@ class SumPoolLayer:
     activation: DataType = BIPOLAR
 
     @property
-    def out_type(self) -> DataType:
-        if self.threshold is not None:
-            return self.activation
+    def sum_type(self) -> DataType:
+        """The type of a window's sum ``S``."""
         n = self.kernel * self.kernel
         return DataType(signed_bits(n * self.in_type.min, n * self.in_type.max), signed=True)
+
+    @property
+    def threshold_bits(self) -> int:
+        """Thresholds range over the sums and one past either end ('always', 'never')."""
+        return signed_bits(min(self.sum_type.min, int(self.threshold.min())),
+                           max(self.sum_type.max, int(self.threshold.max())))
+
+    @property
+    def out_type(self) -> DataType:
+        return self.sum_type if self.threshold is None else self.activation
 
 
 @dataclass(eq=False)

@@ -11,17 +11,19 @@ def matrix_layer(seed, in_shape, out_channels, *, kernel=1, stride=1, pad=0,
 
     Thresholds mix values drawn from the sums of a random probe input (so outputs flip) with
     the extremes ``acc_min`` (constant +1) and ``acc_max + 1`` (constant -1); ``invert`` is random.
+    ``pad``: on all sides, or (rows, columns) as nnabla's per-axis padding.
     """
     rng = np.random.default_rng(seed)
     h, w, c = in_shape
-    out_h, out_w = (ir.conv_output_size(n, kernel, stride, pad) for n in (h, w))
+    ph, pw = (pad, pad) if isinstance(pad, int) else pad
+    out_h, out_w = (ir.conv_output_size(n, kernel, stride, p) for n, p in ((h, ph), (w, pw)))
     fan_in = kernel * kernel * c
     weights = rng.random((out_channels, fan_in)) < 0.5
     lo, hi = ir.sum_range(weights, in_type)
     layer = ir.MatrixLayer(
         name=name, op="BinaryConnectConvolution" if kernel > 1 or h * w > 1 else "BinaryConnectAffine",
         in_shape=ir.Shape(h, w, c), out_shape=ir.Shape(out_h, out_w, out_channels),
-        kernel=kernel, stride=stride, pad=pad, in_type=in_type, weights=weights,
+        kernel=kernel, stride=stride, pad=ph, pad_w=None if pw == ph else pw, in_type=in_type, weights=weights,
         epilogue=Epilogue(), acc_min=int(lo.min()), acc_max=int(hi.max()))
     if not last:
         probe = golden.accumulate(layer, random_stream(rng, layer.in_shape, in_type, 4))

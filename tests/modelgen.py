@@ -30,6 +30,8 @@ class Options:
     pool_before_bn: bool = False    # conv -> MaxPooling -> BatchNormalization (NNC's order) at random
     input_scale: float | None = None    # x * input_scale (MulScalar) before the first layer, e.g. 1 / 255
     wide_pad: bool = False          # convolution padding up to k - 1 instead of k // 2
+    big_pad: bool = False           # convolution padding k to k + 2: windows wholly in the padding
+    axis_pad: bool = False          # convolution padding per axis: columns padded 0 to k + 1, unlike the rows
     average: bool = False           # AveragePooling before the activation or of the activations, at random
 
 
@@ -54,10 +56,12 @@ def build(rng, opts: Options):
         for i in range(int(rng.integers(1, 3))):
             k = int(rng.choice([1, 2, 3, 5]))
             pad = int(rng.integers(0, (k if opts.wide_pad else k // 2 + 1)))
+            pad = int(rng.integers(k, k + 3)) if opts.big_pad else pad
+            pads = (pad, int(rng.integers(0, k + 2))) if opts.axis_pad else (pad, pad)
             stride = int(rng.choice([1, 2]))
-            if min(h.shape[2:]) + 2 * pad < k:
-                k, pad = 1, 0
-            h = conv(h, int(rng.choice([3, 5, 7, 8])), (k, k), pad=(pad, pad), stride=(stride, stride),
+            if min(n + 2 * p for n, p in zip(h.shape[2:], pads)) < k:
+                k, pads = 1, (0, 0)
+            h = conv(h, int(rng.choice([3, 5, 7, 8])), (k, k), pad=pads, stride=(stride, stride),
                      with_bias=bool(rng.integers(2)), name=f"conv{i}")
             averaged = opts.average and min(h.shape[2:]) >= 2 and int(rng.integers(4))
             if averaged == 1:

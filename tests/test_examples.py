@@ -57,13 +57,16 @@ def test_digits_models_reach_95_percent(name):
 
 
 @pytest.mark.rtl
-def test_nnc_lenet_builds_and_runs_in_rtl_as_golden(tmp_path, capsys):
-    # NNC's order (MaxPool -> BN -> BinarySigmoid) and Softmax, through the whole flow
+@pytest.mark.parametrize("name", ["nnc_lenet.nnp", "bnn_lenet.nnp"])
+def test_lenet_builds_and_runs_in_rtl_as_golden(tmp_path, capsys, name):
+    # NNC's order (MaxPool -> BN -> BinarySigmoid) and Softmax; classification_bnn.py's
+    # BN -> AveragePooling -> BinaryTanh (the window-sum stage): through the whole flow
     from finngen import cli
     out = tmp_path / "b"
-    model = MODELS / "nnc_lenet.nnp"
+    model = MODELS / name
     assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out", str(out),
                      "--verify", "2"]) == 0
+    assert "RTL bit exact on 2 frames" in capsys.readouterr().out
     np.save(tmp_path / "x.npy", load_split_28()[2][:4])
     for backend in ("golden", "rtl"):
         assert cli.main(["run", str(out), "--input", str(tmp_path / "x.npy"), "--output",

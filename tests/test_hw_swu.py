@@ -26,6 +26,13 @@ CONFIGS = {
     "k3-tall": ((7, 3, 1), {"kernel": 3, "pad": 1}, 1),
     "k3-1row": ((1, 6, 2), {"kernel": 3, "pad": 1}, 2),
     "fc-1x1": ((1, 1, 8), {}, 4),
+    # a pad of k or more: whole windows in the padding (nnabla-examples' ResNet pads a 3x3 by 3)
+    "k3-pad3": ((4, 5, 2), {"kernel": 3, "pad": 3}, 1),
+    "k2-stride2-pad3-i3": ((5, 4, 2), {"kernel": 2, "stride": 2, "pad": 3, "in_type": I3}, 2),
+    "k1-pad2": ((3, 3, 2), {"kernel": 1, "pad": 2}, 2),
+    # nnabla's per-axis padding: rows and columns padded differently
+    "k3-pad0x2": ((4, 5, 2), {"kernel": 3, "pad": (0, 2)}, 2),
+    "k2-stride2-pad3x1": ((5, 4, 2), {"kernel": 2, "stride": 2, "pad": (3, 1)}, 1),
 }
 
 
@@ -54,7 +61,7 @@ def test_swu_random_configs(seed):
 
 
 @pytest.mark.parametrize("key", ["k3-pad1", "k3-nopad", "k3-stride2-pad1", "k3-stride2-drop",
-                                 "k5-pad2", "k3-1row"])
+                                 "k5-pad2", "k3-1row", "k3-pad3"])
 def test_swu_one_beat_per_cycle(key):
     """Without back-pressure, once the first window is in, windows leave one beat per cycle,
     across frame boundaries too (the next frame's first rows arrive during the last window row).
@@ -77,7 +84,7 @@ def test_swu_rtl_stride2_signed():
 
 @pytest.mark.parametrize("shape, options, simd, match", [
     ((4, 4, 4), {"kernel": 3}, 3, "SIMD"),
-    ((4, 4, 4), {"kernel": 3, "pad": 3}, 2, "padding"),
+    ((4, 4, 4), {"kernel": 3, "pad": -1, "last": True}, 2, "padding"),
 ])
 def test_swu_rejects(shape, options, simd, match):
     layer = matrix_layer(0, shape, 2, **options)

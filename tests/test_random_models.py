@@ -4,7 +4,6 @@ import pytest
 
 import modelgen
 from finngen import cli, host
-from finngen.errors import ModelError
 from finngen.frontend import nnp
 from finngen.frontend.streamline import streamline
 from finngen.ir import DataType
@@ -35,6 +34,12 @@ CASES = [
                                          input_bits=1 + seed % 8)) for seed in (1204, 1217, 1233, 1247, 1251, 1255)]),
     # convolution padding up to k - 1 (beyond k // 2)
     *_quick_few([(1000 + s, modelgen.Options(conv=True, wide_pad=True, input_bits=1 + s % 8)) for s in range(8)]),
+    # convolution padding k to k + 2: windows wholly in the padding (ResNet's 3x3 padded by 3)
+    *_quick_few([(1400 + s, modelgen.Options(conv=True, big_pad=True, binary_sigmoid=s % 2 == 1,
+                                             input_bits=1 + s % 8)) for s in range(8)]),
+    # convolution padding per axis (rows and columns padded differently, 0 to k + 1)
+    *_quick_few([(1500 + s, modelgen.Options(conv=True, axis_pad=True, binary_sigmoid=s % 2 == 1,
+                                             input_bits=1 + s % 8)) for s in range(8)]),
     # AveragePooling: BN -> Avg -> activation, Avg -> BN -> activation, Avg of the activations
     *_quick_few([(1100 + s, modelgen.Options(conv=True, average=True, input_bits=1 + s % 8,
                                              binary_sigmoid=s % 3 == 0)) for s in range(24)], quick=6),
@@ -103,6 +108,15 @@ RTL_CASES = {
     "pool_before_negative_gamma_sigmoid": (1204, modelgen.Options(conv=True, pool_before_bn=True, binary_sigmoid=True,
                                                                   input_bits=5), 5),
     "padding_k_minus_1": (1007, modelgen.Options(conv=True, wide_pad=True, input_bits=8), 8),
+    # sums of bipolar bits into a convolution's integer mode, then BN -> AveragePooling -> BinaryTanh
+    "average_pooling": (1110, modelgen.Options(conv=True, average=True, input_bits=3), 3),
+    # the last pooling global (3x3), its sums the classifier's integer input
+    "global_average_pooling": (1107, modelgen.Options(conv=True, average=True, input_bits=8), 8),
+    # sums of {0, 1} bits, twice
+    "average_of_binary_sigmoid": (1103, modelgen.Options(conv=True, average=True, binary_sigmoid=True,
+                                                         input_bits=4), 4),
+    "padding_per_axis": (1505, modelgen.Options(conv=True, axis_pad=True, binary_sigmoid=True, input_bits=6), 6),
+    "padding_k_or_more": (1407, modelgen.Options(conv=True, big_pad=True, binary_sigmoid=True, input_bits=8), 8),
 }
 
 
@@ -228,6 +242,7 @@ def test_global_average_pooling_before_the_classifier(tmp_path, size, function):
                                              "inexact in float32"]
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
         assert np.array_equal(got.argmax(axis=1), expected.argmax(axis=1))
+    # built with the window-sum stage (RTL-verified in test_new_rules_build_bit_exact_in_rtl)
     assert cli.main(["build", str(model), "--fps", "max", "--board", "pynq-z1", "--out",
-                     str(tmp_path / "b")]) == ModelError.exit_code
-    assert not (tmp_path / "b").exists()
+                     str(tmp_path / "b"), "--verify", "0"]) == 0
+    assert (tmp_path / "b" / "rtl" / "finngen_accelerator.v").exists()

@@ -83,8 +83,6 @@ REFUSALS = {
     "kernel_9": (_conv_model(kernel=(9, 9), pad=(2, 2)), ["BinaryConnectConvolution", "kernel (9, 9)", "1 to 7"]),
     "kernel_rect": (_conv_model(kernel=(3, 1)), ["kernel (3, 1)", "square"]),
     "stride_3": (_conv_model(kernel=(3, 3), stride=(3, 3)), ["stride (3, 3)", "1 or 2"]),
-    "pad_too_big": (_conv_model(kernel=(3, 3), pad=(3, 3)), ["padding (3, 3)", "0 to 2"]),
-    "pad_uneven": (_conv_model(kernel=(5, 5), pad=(1, 2)), ["padding (1, 2)"]),
     "dilation": (_conv_model(kernel=(3, 3), dilation=(2, 2)), ["dilation (2, 2)"]),
     "group": (lambda x: _grouped_conv(x), ["group 2"]),
     "pool_overlap": (lambda x: F.max_pooling(F.binary_tanh(_conv_model(kernel=(1, 1))(x)), (2, 2), (1, 1)),

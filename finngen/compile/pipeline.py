@@ -22,6 +22,8 @@ def layer_stages(layer, fold, lanes, elem) -> list:
             folding.check_pool(layer, fold)
             lanes = fold.pe
         return [kinds.Pool(layer, lanes)]
+    if isinstance(layer, ir.SumPoolLayer):     # never on the input (frontend.exactness.golden_only)
+        return [kinds.SumPool(layer, lanes)]
     folding.check(layer, fold)
     chain = []
     if lanes is not None and lanes != fold.simd:

@@ -17,7 +17,8 @@ def describe(graph, input_type) -> str:
         fan_in = geometry = bits = ""
         if isinstance(layer, ir.MatrixLayer) and f.name == layer.name:
             fan_in = str(layer.fan_in)
-            geometry = f"{layer.kernel}/{layer.stride}/{layer.pad}"
+            pad = layer.pad if layer.pad_w is None else f"{layer.pad},{layer.pad_w}"    # rows,columns
+            geometry = f"{layer.kernel}/{layer.stride}/{pad}"
             bits = f"{layer.in_type}->{'acc' + str(layer.acc_bits) if layer.threshold is None else layer.out_type}"
         elif isinstance(layer, (ir.PoolLayer, ir.SumPoolLayer)) and f.name == layer.name:
             geometry = f"{layer.kernel}/{layer.kernel}/0"

@@ -27,7 +27,7 @@ CONTINUOUS = ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "CRe
               "Tanh", "Sigmoid", "HardSigmoid", "HardTanh", "SoftPlus", "SoftSign", "TanhShrink", "LogSigmoid")
 NEEDS_BINARIZED = "the accelerator needs binarized activations between layers (e.g. F.binary_tanh)"
 SUPPORTED_TEXT = ("supported: " + ", ".join(SUPPORTED) +
-                  "; convolutions with square kernels 1 to 7, stride 1 or 2, padding 0 to k-1, "
+                  "; convolutions with square kernels 1 to 7, stride 1 or 2, zero padding (per axis, any size), "
                   "group 1, dilation 1; max and average pooling with kernel == stride and no padding; "
                   "MulScalar on the "
                   "input (image / 255); Softmax and "
@@ -50,7 +50,7 @@ class _Pending:
     weights: np.ndarray
     kernel: int
     stride: int
-    pad: int
+    pad: tuple                # (rows, columns)
     in_shape: ir.Shape
     out_shape: ir.Shape
     in_type: ir.DataType
@@ -175,7 +175,7 @@ class _Streamliner:
         out_shape = ir.nchw_to_shape(self.graph.shapes[function.outputs[0]])
         if function.type in MATRIX_OPS or function.type in ("Affine", "Convolution"):
             self._finish(last=False)
-            self.pending = _Pending(function, np.zeros((out_shape.channels, 1), bool), 1, 1, 0, self.shape,
+            self.pending = _Pending(function, np.zeros((out_shape.channels, 1), bool), 1, 1, (0, 0), self.shape,
                                     out_shape, self.type, None, None)
         elif (self.pending is not None and function.type != "BatchNormalization" and out_shape == self.shape
               and function.outputs[0] != self.graph.output_name):
@@ -220,7 +220,7 @@ class _Streamliner:
             # nnabla's (out, in, ky, kx) becomes the stream's (ky, kx, c) column order
             columns = w.transpose(0, 2, 3, 1).reshape(out_shape.channels, -1)
         else:
-            kernel, stride, pad = 1, 1, 0
+            kernel, stride, pad = 1, 1, (0, 0)
             fan_in = self.shape.size
             w = self._param(function, function.inputs[1])
             if w.ndim < 2 or w.shape[0] != fan_in or w.size != fan_in * out_shape.size:
@@ -238,7 +238,7 @@ class _Streamliner:
             # where no tap is ever padding.
             flip = np.isin(np.arange(weights.shape[1]) % self.shape.channels, self.inverted)
             if self.type == ir.UNIPOLAR:
-                if pad:
+                if any(pad):
                     raise _Refusal(function, f"a padded layer after {self.inverted_by.name!r} (max pooling before a "
                                              "negative-gamma batch norm and BinarySigmoid) is not supported")
                 offset = (np.where(weights, 1, -1) * flip).sum(axis=1)
@@ -283,18 +283,18 @@ class _Streamliner:
         k = kernel[0]
         if len(set(stride)) != 1 or stride[0] not in (1, 2):
             raise _Refusal(function, f"stride {stride} is not supported (1 or 2, the same in both directions)")
-        if len(set(pad)) != 1 or not 0 <= pad[0] < k:
-            # A pad of k or more makes windows wholly in the padding, which the sliding window
-            # unit cannot emit; per-axis padding needs a per-axis window.
-            raise _Refusal(function, f"padding {pad} is not supported (0 to {k - 1}, the same on all sides)")
+        if len(pad) != 2 or min(pad) < 0:
+            # a pad of k or more is fine (windows wholly in the padding sum to 0, as nnabla's zeros do)
+            raise _Refusal(function, f"padding {pad} is not supported (rows and columns, 0 or more)")
         if set(dilation) != {1}:
             raise _Refusal(function, f"dilation {dilation} is not supported (only 1)")
         if p.group != 1:
             raise _Refusal(function, f"group {p.group} is not supported (only 1)")
-        expected = [(n + 2 * pad[0] - k) // stride[0] + 1 for n in (self.shape.height, self.shape.width)]
+        expected = [ir.conv_output_size(n, k, stride[0], side)
+                    for n, side in zip((self.shape.height, self.shape.width), pad)]
         if [out_shape.height, out_shape.width] != expected:
             raise _Refusal(function, f"its output shape {out_shape} does not follow from its input {self.shape}")
-        return k, stride[0], pad[0]
+        return k, stride[0], pad
 
     def _binarize(self, function, w):
         """W > 0 is +1, W < 0 is -1, W == 0 is quantize_zero_to; the stored Wb may be stale."""
@@ -506,7 +506,8 @@ class _Streamliner:
         layer = ir.MatrixLayer(
             name=pending.function.name, op=pending.function.type,
             in_shape=pending.in_shape, out_shape=pending.out_shape,
-            kernel=pending.kernel, stride=pending.stride, pad=pending.pad,
+            kernel=pending.kernel, stride=pending.stride, pad=pending.pad[0],
+            pad_w=pending.pad[1] if pending.pad[1] != pending.pad[0] else None,
             in_type=pending.in_type, weights=pending.weights, epilogue=epilogue,
             acc_min=int(lo.min()), acc_max=int(hi.max()), activation=activation)
         offset = 0 if pending.offset is None else pending.offset
@@ -529,7 +530,7 @@ class _Streamliner:
             if pending.pools_sums and falling.any():
                 self._pool_falling_channels(layer, pending, falling)
             if pending.alpha is not None:
-                parity = layer.fan_in % 2 if pending.in_type.bipolar and not pending.pad else None
+                parity = layer.fan_in % 2 if pending.in_type.bipolar and not any(pending.pad) else None
                 ties = tie_sums(epilogue, lo + offset, hi + offset, parity)
                 layer.ties = {c: s - (pending.offset[c] if pending.offset is not None else 0) for c, s in ties.items()}
         self.network.layers.append(layer)

@@ -52,13 +52,14 @@ class SlidingWindow(wiring.Component):
         require_divisor(layer.in_shape.channels, simd, "SIMD", f"the input channels of {layer.name}")
         if layer.stride < 1 or layer.kernel < 1:
             raise ValueError(f"{layer.name}: kernel and stride must be positive")
-        if not 0 <= layer.pad < layer.kernel:
-            raise ValueError(f"{layer.name}: padding {layer.pad} must be less than the kernel {layer.kernel}")
+        if min(layer.pads) < 0:
+            raise ValueError(f"{layer.name}: padding {layer.pads} must not be negative")
         shape = layer.in_shape
-        for size, out in ((shape.height, layer.out_shape.height), (shape.width, layer.out_shape.width)):
-            if out != ir.conv_output_size(size, layer.kernel, layer.stride, layer.pad) or out < 1:
+        for size, out, pad in zip((shape.height, shape.width), (layer.out_shape.height, layer.out_shape.width),
+                                  layer.pads):
+            if out != ir.conv_output_size(size, layer.kernel, layer.stride, pad) or out < 1:
                 raise ValueError(f"{layer.name}: output shape {layer.out_shape} does not follow from "
-                                 f"{shape}, kernel {layer.kernel}, stride {layer.stride}, pad {layer.pad}")
+                                 f"{shape}, kernel {layer.kernel}, stride {layer.stride}, pad {layer.pads}")
         self.layer = layer
         self.simd = simd
         self.rows = window.rows(layer)
@@ -75,7 +76,7 @@ class SlidingWindow(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         layer = self.layer
-        k, s, p = layer.kernel, layer.stride, layer.pad
+        k, s, (p, pw) = layer.kernel, layer.stride, layer.pads     # pw: nnabla's per-axis padding
         H, W = layer.in_shape.height, layer.in_shape.width
         OH, OW = layer.out_shape.height, layer.out_shape.width
         CF = layer.in_shape.channels // self.simd
@@ -90,14 +91,15 @@ class SlidingWindow(wiring.Component):
         # -- reader position (registers) --
         oy, ox = Signal(range(OH)), Signal(range(OW))
         ky, kx, cf = Signal(range(k)), Signal(range(k)), Signal(range(CF))
-        top = Signal(signed(len(Const(H + s)) + 1), init=-p)     # oy * s - p
-        left = Signal(signed(len(Const(W + s)) + 1), init=-p)    # ox * s - p
+        # with a pad of k or more, whole windows lie in the padding: top runs up to H + p - k
+        top = Signal(signed(len(Const(H + p + s)) + 1), init=-p)     # oy * s - p
+        left = Signal(signed(len(Const(W + pw + s)) + 1), init=-pw)    # ox * s - pw
         frame_base = Signal(range(depth))      # address of the reader frame's row 0
         top_base = Signal(range(depth), init=(-p * row_words) % depth)   # ... of row `top`
         row_base = Signal(range(depth), init=(-p * row_words) % depth)   # ... of row top + ky
-        col_shape = signed(len(Const(row_words + s * CF)) + 1)
-        left_col = Signal(col_shape, init=-p * CF)   # left * CF: the window's first column address
-        col = Signal(col_shape, init=-p * CF)        # (left + kx) * CF + cf
+        col_shape = signed(len(Const(row_words + (pw + s) * CF)) + 1)
+        left_col = Signal(col_shape, init=-pw * CF)   # left * CF: the window's first column address
+        col = Signal(col_shape, init=-pw * CF)        # (left + kx) * CF + cf
         ahead = Signal(signed(3))
 
         # -- writer position --
@@ -107,7 +109,8 @@ class SlidingWindow(wiring.Component):
 
         # The writer may write row wy (of frame reader + ahead) if it is fewer than R rows past
         # the first row the reader still needs.
-        first_needed = Mux(top < 0, 0, top)
+        # (a window below the image, with a pad of k or more, needs none: the next is the next frame's row 0)
+        first_needed = Mux(top < 0, 0, Mux(top > H, H, top))
         writer_row = wy + Mux(ahead == 1, H, 0) - Mux(ahead == -1, H, 0)
         m.d.comb += self.i.ready.eq((ahead != 2) & (writer_row < first_needed + R))
         write = self.i.valid & self.i.ready
@@ -128,11 +131,13 @@ class SlidingWindow(wiring.Component):
         # The reader may start (and continue) a window once the writer has passed its
         # bottom-right pixel in the reader's frame. That pixel is kept in registers, updated
         # with the window's corner, to keep its adders off the path to the read.
-        last_y = Signal(range(H), init=min(k - 1 - p, H - 1))
-        last_x = Signal(range(W), init=min(k - 1 - p, W - 1))
+        # (clamped to the image: a window wholly in the padding waits for nothing beyond it)
+        last_y = Signal(range(H), init=max(0, min(k - 1 - p, H - 1)))
+        last_x = Signal(range(W), init=max(0, min(k - 1 - pw, W - 1)))
 
         def corner(position, value, last, size):
-            return [position.eq(value), last.eq(Mux(value + (k - 1) > size - 1, size - 1, value + (k - 1)))]
+            end = value + (k - 1)
+            return [position.eq(value), last.eq(Mux(end > size - 1, size - 1, Mux(end < 0, 0, end)))]
 
         available = (ahead > 0) | ((ahead == 0) & ((wy > last_y) | ((wy == last_y) & (wx > last_x))))
 
@@ -165,7 +170,7 @@ class SlidingWindow(wiring.Component):
                     with m.If(ky == k - 1):
                         m.d.sync += [ky.eq(0), row_base.eq(top_base)]
                         with m.If(ox == OW - 1):
-                            m.d.sync += [ox.eq(0), left_col.eq(-p * CF), col.eq(-p * CF)] + corner(left, -p, last_x, W)
+                            m.d.sync += [ox.eq(0), left_col.eq(-pw * CF), col.eq(-pw * CF)] + corner(left, -pw, last_x, W)
                             with m.If(oy == OH - 1):
                                 # next frame: its row 0 follows this frame's last row in the ring
                                 next_frame = add_mod(frame_base, (H * row_words) % depth, depth)

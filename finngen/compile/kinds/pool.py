@@ -44,16 +44,21 @@ class Pool(LaneStage):
         per_lane = 1 if layer.in_type.bipolar else layer.in_type.bits
         return {"pool_lane": self.lanes * per_lane if layer.kernel > 1 else 0, "pool_control": 1}
 
+    @property
+    def running_bits(self) -> int:
+        """The width of a lane's running value in the memory (an average pool's sum is wider)."""
+        return self.layer.in_type.bits
+
     def fixed_resources(self) -> Resources:
         layer, n = self.layer, self.lanes
-        bits, shape, k = layer.in_type.bits, layer.in_shape, layer.kernel
+        bits, shape, k = self.running_bits, layer.in_shape, layer.kernel
         cf = shape.channels // n
         counters = range_bits(shape.height) + range_bits(shape.width) + range_bits(cf) + 2 * range_bits(k) \
             + range_bits(layer.out_shape.width * cf) + 1
         # read-modify-write through one address: a single-port LUT RAM with asynchronous read
         maxima = memory(layer.out_shape.width * cf, n * bits, sync=False, single_port=True) \
             if k > 1 else Resources()
-        return maxima + Resources(ff=n * bits + counters)
+        return maxima + Resources(ff=n * self.out_type.bits + counters)
 
     def component(self):
         from ...hw.pool import MaxPool

@@ -15,15 +15,16 @@ def needed(layer: ir.MatrixLayer) -> bool:
     convolution with stride 1 and no padding (or a fully connected one), which reads the stream
     as it comes. A one-pixel input still needs the window when the layer pads: the matrix unit
     expects all ``k * k`` taps, the padding ones masked."""
-    return (layer.kernel, layer.stride, layer.pad) != (1, 1, 0)
+    return (layer.kernel, layer.stride, layer.has_padding) != (1, 1, False)
 
 
 def rows(layer: ir.MatrixLayer) -> int:
     """Rows of the line buffer (finngen.hw.swu): ``k + stride`` let the writer fill the next
     window row while the reader works on the current one; during a frame's last window row the
     writer must also get the next frame's first window (rows 0 .. k-1-pad) in, or the reader
-    waits at every frame start, which takes up to ``2k - 2pad + stride - 1`` rows."""
-    k, s, p = layer.kernel, layer.stride, layer.pad
+    waits at every frame start, which takes up to ``2k - 2pad + stride - 1`` rows. (With a pad
+    of k or more the first windows lie wholly in the padding and need no rows at all.)"""
+    k, s, p = layer.kernel, layer.stride, layer.pads[0]
     return max(k + s, 2 * k - 2 * p + s - 1)
 
 
@@ -93,12 +94,12 @@ class SlidingWindow(LaneStage):
     def fixed_resources(self) -> Resources:
         layer = self.layer
         depth, width = self.line_buffer
-        k, s = layer.kernel, layer.stride
+        k, s, (ph, pw) = layer.kernel, layer.stride, layer.pads
         shape, out = layer.in_shape, layer.out_shape
         cf = shape.channels // self.lanes
-        col = (shape.width * cf + s * cf).bit_length() + 1
+        col = (shape.width * cf + (pw + s) * cf).bit_length() + 1
         counters = (range_bits(out.height) + range_bits(out.width) + 2 * range_bits(k) + 2 * range_bits(cf)
-                    + (shape.height + s).bit_length() + (shape.width + s).bit_length() + 2
+                    + (shape.height + ph + s).bit_length() + (shape.width + pw + s).bit_length() + 2
                     + 4 * range_bits(depth) + 2 * col + 3 + range_bits(shape.height)
                     + range_bits(shape.width) + 2)
         # padding taps leave as zeros: an AND per data bit behind the line buffer
