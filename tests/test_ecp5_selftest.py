@@ -5,7 +5,7 @@ import pytest
 
 from finngen.board import bitstream, boards, platforms, selftest
 from finngen.board.ecp5_top import Ecp5Top, pll_for
-from finngen.compile import folding
+from finngen.compile import planner
 from finngen.frontend import nnp
 from finngen.frontend.streamline import streamline
 from finngen.hw.accelerator import Accelerator
@@ -21,7 +21,7 @@ def small(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "small.nnp"
     modelgen.make(4, path, modelgen.Options(conv=True))
     network = streamline(nnp.read(path))
-    folds = folding.plan(network, 1000, lambda layer, fold: fold.pe * fold.simd)
+    folds = planner.plan(network, 1000)     # the cheapest plan at 1,000 cycles per frame
     return network, folds, Accelerator(network, folds).interface
 
 
