@@ -203,6 +203,7 @@ class _Streamliner:
         out_shape = ir.nchw_to_shape(self.graph.shapes[function.outputs[0]])
         if function.type in MATRIX_OPS or function.type in ("Affine", "Convolution"):
             self._finish(last=False)
+            self.input_scale = self.pool_scale = None     # the stand-in takes them, as the layer would
             self.pending = _Pending(function, np.zeros((out_shape.channels, 1), bool), 1, 1, 0, self.shape,
                                     out_shape, self.type, None, None)
         elif (self.pending is not None and function.type != "BatchNormalization" and out_shape == self.shape
@@ -466,13 +467,14 @@ class _Streamliner:
                                  "stream only into a residual branch and the Add2 that joins it")
         if self.fork is not None:
             raise _Refusal(join, f"a residual unit inside the branch of {self.fork.join.name!r} is not supported")
+        # opened before the checks of what it forks, so that a refusal still reads on to the join
+        self.fork = _Fork(variable, join, len(self.network.layers), self.shape)
         if self.pending is not None or self.type != ir.BIPOLAR:
             raise _Refusal(join, f"its skip input {variable!r} is not BinaryTanh's bits: a residual unit must "
                                  "fork from a binarized activation")
         if self.inverted is not None or self.pool_scale is not None or self.input_scale is not None:
             raise _Refusal(join, f"its skip input {variable!r} follows a pooling or scaling that the next matrix "
                                  "layer would absorb; fork from a layer's BinaryTanh")
-        self.fork = _Fork(variable, join, len(self.network.layers), self.shape)
 
     def _Add2(self, function):
         fork, pending = self.fork, self.pending
