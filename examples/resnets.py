@@ -89,6 +89,20 @@ def cifar10_binary_net_resnet23(x, opts, maps=64, as_written=False):
     return PF.binary_connect_affine(h, 10, rng=opts.rng, w_init=opts.w_init), hidden
 
 
+def small_resnet(x, opts):
+    """One unit of the same shape in small, for RTL simulation: 8-bit 2x8x8 input, a 3x3 pad 1
+    convolution (8) -> BN -> tanh, the unit, 2x2 max pooling, an affine (10) -> BN."""
+    with nn.parameter_scope("conv1"):
+        h = F.binary_tanh(_bn(_conv(x, 8, (3, 3), (1, 1), opts), opts))
+    unit = residual_unit(h, "res", opts, skip_first=True)
+    with nn.parameter_scope("classifier"):
+        y = _bn(PF.binary_connect_affine(F.max_pooling(unit, (2, 2)), 10, rng=opts.rng, w_init=opts.w_init), opts)
+    return y, [("conv1", h), ("res", unit)]
+
+
+SMALL_SHAPE = (2, 8, 8)
+
+
 def make(which, path, seed=0):
     """Build, calibrate and save one of the two networks ("mnist" or "cifar10")."""
     if which == "mnist":

@@ -52,7 +52,7 @@ def _units(network) -> list:
     """[(layer, the pools after it that inherit its lanes)] for each layer a folding names."""
     units = []
     named = folding.folded_layers(network)
-    for layer in network.layers:
+    for layer in pipeline.flat(network):
         if layer in named:
             units.append((layer, []))
         else:
@@ -77,10 +77,11 @@ class _Planner:
         and those of the pools that inherit its lanes, and the LUTs of those, of the FIFOs in
         front of them and, for the last unit, of the top level. None if a stream it sets (the
         input's, the output's) is wider than the DMA carries."""
-        key = (k, fold, chain[-1].lanes_out if chain else None)
+        # inside a residual branch, the join's skip FIFO depends on the branch planned so far
+        key = (k, fold, chain[-1].lanes_out if chain else None, pipeline.open_branch(chain))
         if key not in self.judged:
             layer, followers = self.units[k]
-            stages = _added(layer, followers, fold, *pipeline.tail(chain, self.network))
+            stages = _added(layer, followers, fold, *pipeline.tail(chain, self.network), before=chain)
             last = k == len(self.units) - 1
             luts = sum(self.lut(part) for part in stages + pipeline.fifos(chain[-1:] + stages))
             if last:
@@ -118,12 +119,13 @@ class _Planner:
         return min(plans.values(), key=lambda p: p[:2])[2]
 
 
-def _added(layer, followers, fold, lanes, elem) -> list:
-    """The stages ``layer`` at ``fold`` and its ``followers`` add behind a stream of ``lanes``
-    elements of ``elem`` per beat (:func:`finngen.compile.pipeline.layer_stages`)."""
-    added = pipeline.layer_stages(layer, fold, lanes, elem)
-    for pool in followers:
-        added += pipeline.layer_stages(pool, None, added[-1].lanes_out, added[-1].out_type)
+def _added(layer, followers, fold, lanes, elem, before=()) -> list:
+    """The stages ``layer`` at ``fold`` and its ``followers`` (pools, a residual unit's fork or
+    join) add behind a stream of ``lanes`` elements of ``elem`` per beat, behind the stages
+    ``before`` (:func:`finngen.compile.pipeline.layer_stages`)."""
+    added = pipeline.layer_stages(layer, fold, lanes, elem, before)
+    for follower in followers:
+        added += pipeline.layer_stages(follower, None, added[-1].lanes_out, added[-1].out_type, list(before) + added)
     return added
 
 

@@ -58,6 +58,13 @@ class Stage:
         register stages of the component. Kinds override it as their pipelines deepen."""
         raise NotImplementedError
 
+    @property
+    def held_pixels(self) -> int:
+        """Pixels of its input stream the stage can take in before it gives out the first of
+        them (what a residual unit's skip FIFO must wait through): a pixel being read and one
+        being given out. A sliding window holds its line buffer's rows."""
+        return 2
+
     # -- the output beat ------------------------------------------------------------------------
 
     @property
