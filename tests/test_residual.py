@@ -102,10 +102,16 @@ def test_what_a_dataflow_cannot_do_is_refused_in_one_line(tmp_path, capsys, body
     assert len(err.splitlines()) == 1 and f"{function} " in err and reason in err, err
 
 
-def test_build_refuses_residual_units_in_one_line(tmp_path, capsys):
+def test_build_refuses_a_fork_of_the_accelerator_input_in_one_line(tmp_path, capsys):
+    """The host binarizes the input, so streamlining accepts a unit right on it; the hardware
+    forks only a stage's output."""
+    nn.clear_parameters()
+    x = nn.Variable((1, 2, 6, 6))
+    b = F.binary_tanh(x)
+    y = PF.binary_connect_affine(F.binary_tanh(b + _conv_bn(b, 2, "c0", tanh=False)), 3, name="last")
     model = tmp_path / "m.nnp"
-    modelgen.make(1501, model, modelgen.Options(conv=True, residual=True, input_bits=1), 4)
-    assert cli.main(["build", str(model), "--input-bits", "1", "--board", "pynq-z1", "--fps", "max", "--out", str(tmp_path / "b")]) == 3
+    save_nnp(model, "net", x, y)
+    assert cli.main(["build", str(model), "--board", "pynq-z1", "--fps", "max", "--out", str(tmp_path / "b")]) == 3
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
-    assert len(errors) == 1 and "residual join" in errors[0] and "finngen run" in errors[0], errors
+    assert len(errors) == 1 and "a fork of the accelerator's input" in errors[0], errors
     assert not (tmp_path / "b").exists()
