@@ -34,7 +34,7 @@ def _build(model, out, fps="max"):
 
 
 @pytest.mark.parametrize("fps", ["max", "60000"])
-def test_residual_unit_runs_bit_exact_at_predicted_speed(model, tmp_path, fps):
+def test_residual_unit_runs_bit_exact_at_predicted_speed(model, tmp_path, capsys, fps):
     out = tmp_path / "build"
     assert _build(model, out, fps) == 0
     report = BuildDir.open(out).read_report()
@@ -53,6 +53,11 @@ def test_residual_unit_runs_bit_exact_at_predicted_speed(model, tmp_path, fps):
     result = rtl.run(stream, Traffic(seed=7, valid_prob=0.7, ready_prob=0.6), name="stalls")
     expected = forward_saved(model, "small_resnet", images)
     assert np.array_equal(host.decode_output(rtl.network, result.stream).view(np.uint32), expected.view(np.uint32))
+
+    # every stage's output, the branch's, the fork's and the join's, equals the golden model's
+    capsys.readouterr()
+    assert cli.main(["verify", str(out), "--layers", "--frames", "2"]) == 0
+    assert f"stages: all {len(kinds)} stage outputs equal the golden model's" in capsys.readouterr().out
 
 
 def test_a_much_smaller_skip_fifo_deadlocks(model, tmp_path, capsys, monkeypatch):

@@ -62,18 +62,19 @@ def flat(network: ir.Network) -> list:
     return items
 
 
+def _ends(chain, kind) -> list:
+    return [k for k, stage in enumerate(chain) if isinstance(stage, kind)]
+
+
 def skips(chain) -> list:
-    """(fork index, join index, skip FIFO) of every residual unit in ``chain``."""
-    forks = [k for k, stage in enumerate(chain) if isinstance(stage, kinds.Fork)]
-    joins = [k for k, stage in enumerate(chain) if isinstance(stage, kinds.Join)]
-    return [(f, j, chain[j].skip) for f, j in zip(forks, joins)]
+    """(fork index, join index, skip FIFO) of every residual unit in ``chain`` (units do not nest)."""
+    return [(f, j, chain[j].skip) for f, j in zip(_ends(chain, kinds.Fork), _ends(chain, kinds.Join))]
 
 
 def open_branch(chain) -> tuple:
     """The stages of a residual branch that ``chain`` ends inside (from its fork), else ()."""
-    skip = skips(chain)
-    forks = [k for k, stage in enumerate(chain) if isinstance(stage, kinds.Fork)]
-    return tuple(chain[forks[-1]:]) if len(forks) > len(skip) else ()
+    forks = _ends(chain, kinds.Fork)
+    return tuple(chain[forks[-1]:]) if len(forks) > len(_ends(chain, kinds.Join)) else ()
 
 
 def tail(chain, network) -> tuple:

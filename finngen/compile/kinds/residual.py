@@ -14,21 +14,13 @@ from dataclasses import dataclass
 
 from ... import ir
 from ..resources import Resources, memory, range_bits
-from .base import LaneStage, Stage
+from .base import LaneStage
 from .convert import WidthConverter
 from .fifo import Fifo
 
 
-@dataclass(frozen=True)
-class Fork(LaneStage):
-    """A :class:`finngen.hw.residual.StreamFork` of ``lanes`` bits per beat in front of the
-    branch of ``layer``."""
-    layer: ir.Residual
-    lanes: int
-
-    kind = "fork"
-    short = "fork"
-    title = "stream fork"
+class _BeatForBeat(LaneStage):
+    """A stage that gives a beat for every beat it takes, one per cycle."""
 
     @property
     def beats_out(self) -> int:
@@ -37,6 +29,18 @@ class Fork(LaneStage):
     @property
     def cycles(self) -> int:
         return self.beats_in
+
+
+@dataclass(frozen=True)
+class Fork(_BeatForBeat):
+    """A :class:`finngen.hw.residual.StreamFork` of ``lanes`` bits per beat in front of the
+    branch of ``layer``."""
+    layer: ir.Residual
+    lanes: int
+
+    kind = "fork"
+    short = "fork"
+    title = "stream fork"
 
     @property
     def latency(self) -> int:
@@ -64,7 +68,7 @@ class Fork(LaneStage):
 
 
 @dataclass(frozen=True)
-class Join(Stage):
+class Join(_BeatForBeat):
     """A :class:`finngen.hw.residual.ResidualJoin` behind the branch's last matrix unit (``lanes``
     its PE), fed by the fork's ``skip`` FIFO."""
     layer: ir.JoinLayer
@@ -96,32 +100,9 @@ class Join(Stage):
         return self.skip.width
 
     @property
-    def elem_type(self) -> ir.DataType:
-        return self.layer.in_type
-
-    @property
     def out_type(self) -> ir.DataType:
+        """Bits, from the sums it takes in."""
         return ir.BIPOLAR
-
-    @property
-    def lanes_in(self) -> int:
-        return self.lanes
-
-    @property
-    def lanes_out(self) -> int:
-        return self.lanes
-
-    @property
-    def beats_in(self) -> int:
-        return self.layer.shape.size // self.lanes
-
-    @property
-    def beats_out(self) -> int:
-        return self.beats_in
-
-    @property
-    def cycles(self) -> int:
-        return self.beats_in
 
     @property
     def latency(self) -> int:
