@@ -65,7 +65,9 @@ class _Planner:
     a layer's fold costs depends on the plan before it only through the lanes of the stream it
     reads (the width converter and FIFO in front of it), so the cheapest plan ending in each
     such width is all that needs keeping. What each candidate adds is remembered, as the same
-    candidates are judged at every budget."""
+    candidates are judged at every budget. A residual unit's join is the exception: its skip
+    FIFO depends on every fold of its branch, so it is costed exactly for the plans kept, but a
+    plan dropped earlier in the branch for a few LUTs is not revisited for a shallower FIFO."""
 
     def __init__(self, network: ir.Network, limits: Limits | None):
         self.network, self.limits = network, limits
