@@ -61,13 +61,16 @@ def test_residual_unit_runs_bit_exact_at_predicted_speed(model, tmp_path, capsys
 
 
 def test_a_much_smaller_skip_fifo_deadlocks(model, tmp_path, capsys, monkeypatch):
-    """An eighth of the derived depth holds less than the rows the branch's 3x3 window must
-    read before its first output: the fork stops, the window starves, output stops."""
+    """Half a row of skip beats: the branch's 3x3 window needs the next row before its first
+    output, so the fork stops with the skip FIFO full, the window starves, and output stops."""
     behind = residual.Join.behind.__func__
 
     def smaller(cls, layer, lanes, before):
         join = behind(cls, layer, lanes, before)
-        return dataclasses.replace(join, skip=dataclasses.replace(join.skip, depth=max(1, join.skip.depth // 8)))
+        half_row = layer.shape.width // 2 * (layer.shape.channels // join.skip.width)
+        if join.skip.depth < 4 * half_row:     # the planner judging the join alone: no branch
+            return join
+        return dataclasses.replace(join, skip=dataclasses.replace(join.skip, depth=half_row))
     monkeypatch.setattr(residual.Join, "behind", classmethod(smaller))
     assert _build(model, tmp_path / "small", "max") == 7
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]

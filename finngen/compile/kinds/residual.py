@@ -5,8 +5,8 @@ sums of that beat's pixel: when it is full the fork stops, and a branch that is 
 for input to finish a pixel (a sliding window waits for the rows below) never does, so too
 small a FIFO deadlocks, and one a little too small slows the pipeline. What the branch holds
 back is counted in pixels, which every stream of the branch shares (its layers keep the map's
-height and width): each stage's :attr:`~finngen.compile.kinds.base.Stage.held_pixels` and each
-FIFO's depth in pixels of the stream it carries, plus the pixel at the join.
+height and width): each stage's :attr:`~finngen.compile.kinds.base.Stage.held_pixels` and
+latency, each FIFO's depth in pixels of the stream it carries, and the pixel at the join.
 """
 from __future__ import annotations
 
@@ -89,7 +89,8 @@ class Join(_BeatForBeat):
         fork = before[forks[-1]]
         branch = list(before[forks[-1]:])
         provisional = cls(layer, lanes, Fifo(fork.lanes, 1))    # its FIFO's depth does not matter here
-        pixels = 1 + sum(stage.held_pixels for stage in branch[1:])
+        # each of a stage's pipeline registers (its latency) holds at most a beat, at most a pixel
+        pixels = 1 + sum(stage.held_pixels + stage.latency for stage in branch[1:])
         for producer, consumer in zip(branch, branch[1:] + [provisional]):
             per_pixel = max(1, producer.beats_out // producer.out_shape.pixels)
             pixels += -(-Fifo.between(producer, consumer).depth // per_pixel)
