@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(VENV)/lib/python3.10/site-packa
 
 .PHONY: venv demo test models clean
 # The BNN-PYNQ-sized models are generated, not stored: seeded scripts rebuild them identically.
-GENERATED_MODELS := examples/models/lfc_w1a1.nnp examples/models/cnv_w1a1.nnp
+GENERATED_MODELS := examples/models/lfc_w1a1.nnp examples/models/cnv_w1a1.nnp examples/models/mnist_resnet.nnp
 
 venv: $(STAMP)
 
@@ -27,6 +27,10 @@ examples/models/lfc_w1a1.nnp: examples/make_lfc.py examples/random_bnn.py | $(ST
 
 examples/models/cnv_w1a1.nnp: examples/make_cnv.py examples/random_bnn.py | $(STAMP)
 	$(PY) -m examples.make_cnv
+
+# one run writes all three ResNets (examples/resnets.py)
+examples/models/mnist_resnet.nnp: examples/resnets.py examples/make_cnv.py examples/random_bnn.py | $(STAMP)
+	$(PY) -m examples.resnets
 
 # The main job on a shipped model: inspect it, build a verified accelerator for the PYNQ-Z1,
 # then run 64 test digits through the golden model and through the accelerator's RTL; last, a

@@ -116,6 +116,8 @@ def _compile(layer, sums=False):
     sums if ``sums`` or it is the last layer), with its weights and thresholds prepared once
     for all blocks."""
     shape = _hwc(layer.in_shape)
+    if isinstance(layer, ir.Residual):
+        return _residual(layer)
     if isinstance(layer, ir.PoolLayer):
         return lambda values: max_pool(values.reshape((-1,) + shape), layer.kernel)
     if isinstance(layer, ir.SumPoolLayer):
@@ -144,6 +146,23 @@ def _compile(layer, sums=False):
         if sums or layer.threshold is None:
             return (g - offset).reshape((-1,) + _hwc(out))
         return np.greater_equal(g, level, out=np.empty(g.shape, dtype)).reshape((-1,) + _hwc(out))
+    return run
+
+
+def _residual(unit: ir.Residual):
+    """The branch on the fork's bits, then the join: each channel's threshold and inversion
+    picked by the skip bit."""
+    branch = [_compile(layer) for layer in unit.branch[:-1]]
+    join = unit.join
+    shape = _hwc(join.shape)
+
+    def run(values):
+        skip = values.reshape((-1,) + shape) > 0
+        for layer in branch:
+            values = layer(values)
+        sums = values.reshape((-1,) + shape)
+        fires = sums >= np.where(skip, join.threshold[1], join.threshold[0])
+        return (fires != np.where(skip, join.invert[1], join.invert[0])).astype(sums.dtype)
     return run
 
 
@@ -183,6 +202,8 @@ def _exact_dtype(layer):
 
 
 def _bytes_per_image(layer):
+    if isinstance(layer, ir.Residual):
+        return max(_bytes_per_image(inner) for inner in layer.branch[:-1])
     if isinstance(layer, (ir.PoolLayer, ir.SumPoolLayer)):
         return layer.in_shape.size * 8
     itemsize = np.dtype(_exact_dtype(layer)).itemsize

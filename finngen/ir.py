@@ -216,6 +216,78 @@ class SumPoolLayer:
 
 
 @dataclass(eq=False)
+class JoinLayer:
+    """A residual join ``BinaryTanh(x + h)``: ``h`` is the float32 tail (batch norm) of the
+    integer sums ``s`` of the branch's last matrix layer, ``x`` the skip path's bipolar bit.
+
+    Per channel ``o`` the output is ``(s >= threshold[x, o]) != invert[x, o]`` with ``x`` the
+    skip bit (row 0 where the skip value is -1, row 1 where it is +1): for each skip value,
+    ``x + h`` is a step function of ``s``, found from nnabla's float32 arithmetic.
+    """
+    name: str                 # the Add2
+    shape: Shape
+    in_type: DataType         # the sums' type
+    threshold: np.ndarray     # int64 (2, channels)
+    invert: np.ndarray        # bool (2, channels)
+
+    @property
+    def in_shape(self) -> Shape:
+        return self.shape
+
+    @property
+    def out_shape(self) -> Shape:
+        return self.shape
+
+    @property
+    def out_type(self) -> DataType:
+        return BIPOLAR
+
+
+@dataclass(eq=False)
+class Residual:
+    """A residual unit: the stream forks into a branch and a skip path that meet at the join.
+
+    :attr:`branch` holds the branch's layers in stream order, its last a :class:`JoinLayer`
+    whose input is the sums of the matrix layer before it; the skip path carries the fork's
+    bits unchanged to the join. The unit reads and writes bits of one shape.
+    """
+    name: str                 # the Add2 that joins
+    branch: list
+
+    @property
+    def join(self) -> JoinLayer:
+        return self.branch[-1]
+
+    @property
+    def in_shape(self) -> Shape:
+        return self.branch[0].in_shape
+
+    @property
+    def out_shape(self) -> Shape:
+        return self.join.out_shape
+
+    @property
+    def in_type(self) -> DataType:
+        return self.branch[0].in_type
+
+    @in_type.setter
+    def in_type(self, value):
+        self.branch[0].in_type = value
+
+    @property
+    def out_type(self) -> DataType:
+        return self.join.out_type
+
+
+def walk(layers) -> list:
+    """Every layer of ``layers`` in stream order, a residual unit's branch in its place."""
+    out = []
+    for layer in layers:
+        out += walk(layer.branch) if isinstance(layer, Residual) else [layer]
+    return out
+
+
+@dataclass(eq=False)
 class InputSpec:
     """How the host turns the nnabla input variable into the accelerator's input stream."""
     name: str                       # nnabla variable name
@@ -239,6 +311,8 @@ class OutputSpec:
 
 @dataclass(eq=False)
 class Network:
+    """The layers in stream order; a :class:`Residual` stands for its fork, branch and join, so
+    a chain is a plain list and :func:`walk` gives every layer."""
     name: str
     input: InputSpec
     layers: list = field(default_factory=list)
@@ -246,7 +320,11 @@ class Network:
 
     @property
     def matrix_layers(self) -> list:
-        return [layer for layer in self.layers if isinstance(layer, MatrixLayer)]
+        return [layer for layer in walk(self.layers) if isinstance(layer, MatrixLayer)]
+
+    @property
+    def residuals(self) -> list:
+        return [layer for layer in self.layers if isinstance(layer, Residual)]
 
     @property
     def last(self):

@@ -44,6 +44,12 @@ def layer_streams(network: ir.Network, stream):
     streams, x = {}, np.asarray(stream)
     for layer in network.layers:
         y = golden.forward_layer(layer, x)
+        if isinstance(layer, ir.Residual):
+            # the branch's layers by name; the fork and the join share the unit's (its input, its output)
+            inner = x
+            for branch_layer in layer.branch[:-1]:
+                streams[branch_layer.name] = (inner, golden.forward_layer(branch_layer, inner))
+                inner = streams[branch_layer.name][1]
         streams[layer.name] = (x, y)
         x = y
     return streams

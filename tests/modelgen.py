@@ -33,6 +33,7 @@ class Options:
     big_pad: bool = False           # convolution padding k to k + 2: windows wholly in the padding
     axis_pad: bool = False          # convolution padding per axis: columns padded 0 to k + 1, unlike the rows
     average: bool = False           # AveragePooling before the activation or of the activations, at random
+    residual: bool = False          # residual units binary_tanh(x + h) (either order) after the convolutions
 
 
 def build(rng, opts: Options):
@@ -81,6 +82,10 @@ def build(rng, opts: Options):
             elif not (pool_first or pooled or averaged) and rng.integers(2) and min(h.shape[2:]) >= 2:
                 h = F.max_pooling(h, (2, 2))
             n += 1
+        for i in range(int(rng.integers(1, 3)) if opts.residual else 0):
+            h = residual_unit(rng, h, conv, f"res{i}")
+            if rng.integers(2) and min(h.shape[2:]) >= 2:
+                h = F.max_pooling(h, (2, 2))
     for i in range(int(rng.integers(0, 2))):
         h = affine(h, int(rng.choice([5, 9, 13])), name=f"fc{i}")
         h = PF.batch_normalization(h, batch_stat=False, name=f"fcbn{i}")
@@ -92,6 +97,18 @@ def build(rng, opts: Options):
         h = getattr(F, opts.output_function)(h)
     _randomize(rng, opts)
     return x, h
+
+
+def residual_unit(rng, x, conv, name):
+    """nnabla-examples' unit: 1x1 -> BN -> tanh -> 3x3 pad 1 -> BN -> tanh -> 1x1 -> BN, joined
+    as binary_tanh(x + h) or binary_tanh(h + x), with random widths and biases."""
+    c = x.shape[1]
+    h = x
+    for i, (k, out) in enumerate(((1, int(rng.integers(1, 6))), (3, int(rng.integers(1, 6))), (1, c))):
+        h = conv(h, out, (k, k), pad=(k // 2, k // 2), with_bias=bool(rng.integers(2)), name=f"{name}conv{i}")
+        h = PF.batch_normalization(h, batch_stat=False, name=f"{name}bn{i}")
+        h = F.binary_tanh(h) if i < 2 else h
+    return F.binary_tanh(x + h if rng.integers(2) else h + x)
 
 
 def _randomize(rng, opts):
@@ -128,6 +145,17 @@ def _randomize(rng, opts):
             b = rng.normal(scale=0.5, size=shape).astype(np.float32)
             b[rng.random(shape) < 0.5] = 0.0
             p.d = b
+        if name.startswith("res") and "bn2/" in name:
+            _join_batch_norm(rng, name, p)
+
+
+def _join_batch_norm(rng, name, p):
+    """The batch norm before a residual join: wide enough that x + BN(s) changes sign for both
+    skip values, and beta = +-1 with integer means, where x + BN(s) is exactly 0 at s = mean."""
+    if name.endswith("/gamma"):
+        p.d = (p.d * 4).astype(np.float32)
+    elif name.endswith("/beta"):
+        p.d = np.where(rng.random(p.shape) < 0.5, rng.choice([-1.0, 1.0], p.shape), p.d).astype(np.float32)
 
 
 def _input_range(opts):

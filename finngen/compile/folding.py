@@ -55,7 +55,7 @@ def input_pools(network: ir.Network) -> list:
     layer before them sets their lanes and the folding does (as their PE)."""
     pools = []
     for layer in network.layers:
-        if isinstance(layer, ir.MatrixLayer):
+        if isinstance(layer, (ir.MatrixLayer, ir.Residual)):
             break
         pools.append(layer)
     return pools
@@ -64,7 +64,7 @@ def input_pools(network: ir.Network) -> list:
 def folded_layers(network: ir.Network) -> list:
     """The layers a folding names: every matrix layer and the input pools, in network order."""
     pools = input_pools(network)
-    return [layer for layer in network.layers if isinstance(layer, ir.MatrixLayer) or layer in pools]
+    return [layer for layer in ir.walk(network.layers) if isinstance(layer, ir.MatrixLayer) or layer in pools]
 
 
 def check_pool(layer: ir.PoolLayer, fold: Fold):

@@ -7,16 +7,22 @@ planner, the throughput prediction, the resource estimate and the report read th
 from __future__ import annotations
 
 from .. import ir
+from ..errors import ModelError
 from . import folding, kinds
 from .kinds import window
 from .resources import LUT, Resources, range_bits
 
 
-def layer_stages(layer, fold, lanes, elem) -> list:
+def layer_stages(layer, fold, lanes, elem, before=()) -> list:
     """The stages that implement ``layer`` at ``fold`` when the stream in front of it carries
     ``lanes`` elements of ``elem`` per beat (``lanes`` None: the accelerator's input, whose
     width the layer chooses). A pool runs at the lanes it is given; only a pool on the input has
-    a fold of its own (its lanes as PE)."""
+    a fold of its own (its lanes as PE). A residual unit (an item of :func:`flat`) is a fork at
+    the lanes it is given, and its join sizes its skip FIFO from the stages ``before`` it."""
+    if isinstance(layer, ir.Residual):
+        return [kinds.Fork(layer, lanes)]
+    if isinstance(layer, ir.JoinLayer):
+        return [kinds.Join.behind(layer, lanes, before)]
     if isinstance(layer, ir.PoolLayer):
         if lanes is None:
             folding.check_pool(layer, fold)
@@ -38,9 +44,39 @@ def stages(network: ir.Network, folds: dict) -> list:
     """The stages of ``network`` with its layers folded as ``folds`` (layer name -> Fold: every
     matrix layer, and each pool that reads the accelerator's input)."""
     chain = []
-    for layer in network.layers:
-        chain += layer_stages(layer, folds.get(layer.name), *tail(chain, network))
+    for layer in flat(network):
+        chain += layer_stages(layer, folds.get(layer.name), *tail(chain, network), before=chain)
     return chain
+
+
+def flat(network: ir.Network) -> list:
+    """The layers in stream order, each residual unit as itself (its fork) then its branch (the
+    last of which, its join, also reads the skip path)."""
+    items = []
+    for layer in network.layers:
+        if isinstance(layer, ir.Residual):
+            if not any(isinstance(item, ir.MatrixLayer) for item in items):
+                raise ModelError(f"residual unit {layer.name!r}: a fork of the accelerator's input is not "
+                                 "supported in hardware (put a matrix layer before it)")
+            items += [layer] + layer.branch
+        else:
+            items.append(layer)
+    return items
+
+
+def _ends(chain, kind) -> list:
+    return [k for k, stage in enumerate(chain) if isinstance(stage, kind)]
+
+
+def skips(chain) -> list:
+    """(fork index, join index, skip FIFO) of every residual unit in ``chain`` (units do not nest)."""
+    return [(f, j, chain[j].skip) for f, j in zip(_ends(chain, kinds.Fork), _ends(chain, kinds.Join))]
+
+
+def open_branch(chain) -> tuple:
+    """The stages of a residual branch that ``chain`` ends inside (from its fork), else ()."""
+    forks = _ends(chain, kinds.Fork)
+    return tuple(chain[forks[-1]:]) if len(forks) > len(_ends(chain, kinds.Join)) else ()
 
 
 def tail(chain, network) -> tuple:

@@ -54,7 +54,7 @@ def _units(network) -> list:
     """[(layer, the pools after it that inherit its lanes)] for each layer a folding names."""
     units = []
     named = folding.folded_layers(network)
-    for layer in network.layers:
+    for layer in pipeline.flat(network):
         if layer in named:
             units.append((layer, []))
         else:
@@ -67,7 +67,9 @@ class _Planner:
     a layer's fold costs depends on the plan before it only through the lanes of the stream it
     reads (the width converter and FIFO in front of it), so the cheapest plan ending in each
     such width is all that needs keeping. What each candidate adds is remembered, as the same
-    candidates are judged at every budget."""
+    candidates are judged at every budget. A residual unit's join is the exception: its skip
+    FIFO depends on every fold of its branch, so it is costed exactly for the plans kept, but a
+    plan dropped earlier in the branch for a few LUTs is not revisited for a shallower FIFO."""
 
     def __init__(self, network: ir.Network, limits: Limits | None):
         self.network, self.limits = network, limits
@@ -79,10 +81,11 @@ class _Planner:
         and those of the pools that inherit its lanes, and the LUTs of those, of the FIFOs in
         front of them and, for the last unit, of the top level. None if a stream it sets (the
         input's, the output's) is wider than the DMA carries."""
-        key = (k, fold, chain[-1].lanes_out if chain else None)
+        # inside a residual branch, the join's skip FIFO depends on the branch planned so far
+        key = (k, fold, chain[-1].lanes_out if chain else None, pipeline.open_branch(chain))
         if key not in self.judged:
             layer, followers = self.units[k]
-            stages = _added(layer, followers, fold, *pipeline.tail(chain, self.network))
+            stages = _added(layer, followers, fold, *pipeline.tail(chain, self.network), before=chain)
             last = k == len(self.units) - 1
             luts = sum(self.lut(part) for part in stages + pipeline.fifos(chain[-1:] + stages))
             if last:
@@ -120,12 +123,13 @@ class _Planner:
         return min(plans.values(), key=lambda p: p[:2])[2]
 
 
-def _added(layer, followers, fold, lanes, elem) -> list:
-    """The stages ``layer`` at ``fold`` and its ``followers`` add behind a stream of ``lanes``
-    elements of ``elem`` per beat (:func:`finngen.compile.pipeline.layer_stages`)."""
-    added = pipeline.layer_stages(layer, fold, lanes, elem)
-    for pool in followers:
-        added += pipeline.layer_stages(pool, None, added[-1].lanes_out, added[-1].out_type)
+def _added(layer, followers, fold, lanes, elem, before=()) -> list:
+    """The stages ``layer`` at ``fold`` and its ``followers`` (pools, a residual unit's fork or
+    join) add behind a stream of ``lanes`` elements of ``elem`` per beat, behind the stages
+    ``before`` (:func:`finngen.compile.pipeline.layer_stages`)."""
+    added = pipeline.layer_stages(layer, fold, lanes, elem, before)
+    for follower in followers:
+        added += pipeline.layer_stages(follower, None, added[-1].lanes_out, added[-1].out_type, list(before) + added)
     return added
 
 

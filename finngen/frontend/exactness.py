@@ -19,7 +19,7 @@ def rounding_reasons(network) -> list:
     weighted = [layer.name for layer in network.matrix_layers if layer.op.startswith("BinaryWeight")]
     if weighted:
         reasons.append(f"BinaryWeight layers compute a float GEMM ({', '.join(map(repr, weighted))})")
-    for layer in network.layers:
+    for layer in ir.walk(network.layers):
         if isinstance(layer, ir.SumPoolLayer) and layer.threshold is not None:
             reasons.append(f"{layer.name!r} averages batch-norm outputs in float32 before the activation")
         elif isinstance(layer, ir.SumPoolLayer) and layer.kernel not in (1, 2, 4):

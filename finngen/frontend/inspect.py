@@ -43,9 +43,11 @@ def _summary(network: ir.Network) -> str:
     spec = network.input
     source = "binarized on the host" if spec.binarize else "integers"
     matrices = network.matrix_layers
+    pools = (ir.PoolLayer, ir.SumPoolLayer)
     macs = sum(m.macs_per_frame for m in matrices)
     return (f"accelerator input: {spec.stream_type} ({source}), {len(matrices)} matrix layers, "
-            f"{len(network.layers) - len(matrices)} pooling layers, {macs:,} binary MACs per frame; "
+            f"{sum(isinstance(layer, pools) for layer in ir.walk(network.layers))} pooling layers, "
+            f"{len(network.residuals)} residual units, {macs:,} binary MACs per frame; "
             f"supported: yes; against nnabla: {exactness(network)}")
 
 

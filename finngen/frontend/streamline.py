@@ -21,7 +21,7 @@ MATRIX_OPS = ("BinaryConnectAffine", "BinaryConnectConvolution",
               "BinaryWeightAffine", "BinaryWeightConvolution")
 OUTPUT_FUNCTIONS = ("Softmax", "Sigmoid")    # after the last layer, on the host
 SUPPORTED = (MATRIX_OPS + ("MulScalar", "BatchNormalization", "BinaryTanh", "BinarySigmoid", "MaxPooling",
-                           "AveragePooling", "GlobalAveragePooling", "Reshape") + OUTPUT_FUNCTIONS)
+                           "AveragePooling", "GlobalAveragePooling", "Reshape", "Add2") + OUTPUT_FUNCTIONS)
 # nnabla's continuous activations: a binarized datapath carries none of them between layers.
 CONTINUOUS = ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "CReLU", "GELU", "Mish", "Swish",
               "Tanh", "Sigmoid", "HardSigmoid", "HardTanh", "SoftPlus", "SoftSign", "TanhShrink", "LogSigmoid")
@@ -30,7 +30,8 @@ SUPPORTED_TEXT = ("supported: " + ", ".join(SUPPORTED) +
                   "; convolutions with square kernels 1 to 7, stride 1 or 2, zero padding (per axis, any size), "
                   "group 1, dilation 1; max and average pooling with kernel == stride and no padding; "
                   "MulScalar on the "
-                  "input (image / 255); Softmax and "
+                  "input (image / 255); residual units BinaryTanh(x + BN(conv(...))) whose branch forks from "
+                  "BinaryTanh's bits; Softmax and "
                   "Sigmoid on the last layer's scores")
 
 
@@ -41,6 +42,15 @@ class FunctionNote:
     layer: object = None        # the hardware layer it became part of
     error: str | None = None    # why it is not supported
     checked: bool = False       # reached along the chain (functions after a branch are not)
+
+
+@dataclass(eq=False)
+class _Fork:
+    """A residual unit being read: where the stream forked and the Add2 that joins it."""
+    variable: str
+    join: object
+    start: int                  # the branch's first layer in network.layers
+    shape: ir.Shape
 
 
 @dataclass(eq=False)
@@ -60,6 +70,7 @@ class _Pending:
     pools: list = field(default_factory=list)   # MaxPooling before the BinaryTanh (commutes with it)
     pools_sums: bool = False                    # the pooling comes before the batch norm: it pools s
     average: tuple | None = None                # (function, k, out_shape): AveragePooling before the activation
+    join: object = None                         # the Add2 of a residual unit that this layer's tail enters
     offset: np.ndarray | None = None            # nnabla's sum = the hardware's + offset (inverted {0, 1} inputs)
     notes: list = field(default_factory=list)
 
@@ -115,6 +126,11 @@ class _Streamliner:
         self.pool_scale = None      # 1 / k**2 of an average pooling, waiting for the next matrix layer
         self.notes = [FunctionNote(f) for f in graph.functions]
         self._note = {id(n.function): n for n in self.notes}
+        self.fork: _Fork | None = None
+        self.readers = {}           # variable -> the functions that read it, in order
+        for f in graph.functions:
+            for name in dict.fromkeys(f.inputs):
+                self.readers.setdefault(name, []).append(f)
 
     # -- walking the chain ----------------------------------------------------------------
 
@@ -123,11 +139,18 @@ class _Streamliner:
         for function in self.graph.functions:
             if current == self.graph.output_name:
                 break
-            if not function.inputs or function.inputs[0] != current:
+            joins = self.fork is not None and function is self.fork.join and current in function.inputs
+            if not joins and (not function.inputs or function.inputs[0] != current):
                 raise _Refusal(function, f"branches off the main chain (it reads {function.inputs[:1]}, the "
-                                         f"chain is at {current!r}); finngen supports a single chain of layers")
+                                         f"chain is at {current!r}); finngen supports a chain of layers and "
+                                         "residual units joined by Add2")
             self._note[id(function)].checked = True
             try:
+                if len(self.readers.get(current, ())) > 1 and not joins:
+                    self._open_fork(current)
+                if self.pending is not None and self.pending.join is not None and function.type != "BinaryTanh":
+                    raise _Refusal(function, f"follows the residual join {self.pending.join.name!r}: only "
+                                             "BinaryTanh(x + h) is supported there")
                 if function.type in CONTINUOUS and not (function.type in OUTPUT_FUNCTIONS and
                                                         self._ends_scores(function)):
                     raise _Refusal(function, f"{function.type} is a continuous activation: {NEEDS_BINARIZED}")
@@ -141,6 +164,9 @@ class _Streamliner:
         if any(n.error for n in self.notes):
             self._finish(last=True)     # for inspect's table; the network is not used
             return
+        if self.fork is not None:
+            raise _Refusal(self.fork.join, "the residual join is not followed by BinaryTanh before the model's "
+                                           "output (only BinaryTanh(x + h) is supported)")
         if self.inverted is not None:
             raise _Refusal(self.inverted_by, "max pooling before a batch norm with negative gamma needs a matrix "
                                              "layer after it (to take the inversion)")
@@ -162,7 +188,9 @@ class _Streamliner:
         self.network.output = ir.OutputSpec(self.graph.output_name, out, self.output_function)
 
     def fail(self, function, message):
-        self._note[id(function)].error = message
+        # the first reason stands: a refused fork is found before the chain reaches its reader
+        note = self._note[id(function)]
+        note.error = note.error or message
 
     def _function(self, name):
         return next(f for f in self.graph.functions if f.name == name)
@@ -175,6 +203,7 @@ class _Streamliner:
         out_shape = ir.nchw_to_shape(self.graph.shapes[function.outputs[0]])
         if function.type in MATRIX_OPS or function.type in ("Affine", "Convolution"):
             self._finish(last=False)
+            self.input_scale = self.pool_scale = None     # the stand-in takes them, as the layer would
             self.pending = _Pending(function, np.zeros((out_shape.channels, 1), bool), 1, 1, (0, 0), self.shape,
                                     out_shape, self.type, None, None)
         elif (self.pending is not None and function.type != "BatchNormalization" and out_shape == self.shape
@@ -427,6 +456,57 @@ class _Streamliner:
         self.output_function = {"type": "Sigmoid"}
         self.pending.notes.append(function)
 
+    # -- residual units ----------------------------------------------------------------------
+
+    def _open_fork(self, variable):
+        """The stream ``variable`` feeds a branch and, unchanged, the Add2 that ends it."""
+        readers = self.readers[variable]
+        branch, join = readers[0], readers[-1]
+        if len(readers) > 2 or join.type != "Add2":
+            raise _Refusal(join, f"reads {variable!r}, which also feeds {branch.name!r}: a dataflow forks a "
+                                 "stream only into a residual branch and the Add2 that joins it")
+        if self.fork is not None:
+            raise _Refusal(join, f"a residual unit inside the branch of {self.fork.join.name!r} is not supported")
+        # opened before the checks of what it forks, so that a refusal still reads on to the join
+        self.fork = _Fork(variable, join, len(self.network.layers), self.shape)
+        if self.pending is not None or self.type != ir.BIPOLAR:
+            raise _Refusal(join, f"its skip input {variable!r} is not BinaryTanh's bits: a residual unit must "
+                                 "fork from a binarized activation")
+        if self.inverted is not None or self.pool_scale is not None or self.input_scale is not None:
+            raise _Refusal(join, f"its skip input {variable!r} follows a pooling or scaling that the next matrix "
+                                 "layer would absorb; fork from a layer's BinaryTanh")
+
+    def _Add2(self, function):
+        fork, pending = self.fork, self.pending
+        if fork is None or function is not fork.join or fork.variable not in function.inputs:
+            raise _Refusal(function, "Add2 is supported only as the join of a residual unit, BinaryTanh(x + h), "
+                                     "with x a binarized activation that the branch h forks from")
+        if pending is None or pending.pools or pending.average is not None:
+            raise _Refusal(function, "a residual branch must end in a binarized convolution or affine with its "
+                                     "batch norm (no pooling) before the join")
+        if pending.function.type.startswith("BinaryWeight"):
+            raise _Refusal(function, f"a residual branch ending in {pending.function.type} is not supported "
+                                     "(BinaryConnect only)")
+        if self.shape != fork.shape:
+            raise _Refusal(function, f"joins the branch's {self.shape} with the skip's {fork.shape}")
+        pending.join = function
+        pending.notes.append(function)
+
+    def _join(self, layer, evaluate, lo, hi):
+        """Close a residual unit: the layer passes its sums to a join whose two thresholds per
+        channel are nnabla's ``skip + tail(s) > 0`` in float32, for skip -1 and +1."""
+        fork = self.fork
+        pairs = [integer_thresholds(lambda s, x=np.float32(x): x + evaluate(s), lo, hi) for x in (-1, 1)]
+        join = ir.JoinLayer(fork.join.name, layer.out_shape, layer.out_type,
+                            threshold=np.stack([t for t, _ in pairs]), invert=np.stack([i for _, i in pairs]))
+        branch = self.network.layers[fork.start:] + [layer, join]
+        del self.network.layers[fork.start:]
+        unit = ir.Residual(fork.join.name, branch)
+        self.network.layers.append(unit)
+        self.fork = None
+        self.type = ir.BIPOLAR
+        return unit
+
     def _AveragePooling(self, function):
         self._average(function, self._pool_kernel(function))
 
@@ -523,6 +603,12 @@ class _Streamliner:
                                                  "needs a hidden layer after it, not the last")
         elif pending.average is not None:
             self._average_threshold(layer, evaluate, lo, hi, pending, activation)
+            return
+        elif pending.join is not None:
+            unit = self._join(layer, evaluate, lo, hi)
+            for f in pending.notes:
+                self._absorb(f, layer)
+            self._absorb(pending.join, unit)
             return
         else:
             layer.threshold, layer.invert = integer_thresholds(evaluate, lo, hi)

@@ -8,6 +8,7 @@ from .dwc import StreamWidthConverter
 from .fifo import StreamFIFO
 from .mvtu import MVTU
 from .pool import MaxPool
+from .residual import ResidualJoin, StreamFork
 from .swu import SlidingWindow
 
-__all__ = ["MVTU", "SlidingWindow", "MaxPool", "StreamWidthConverter", "StreamFIFO"]
+__all__ = ["MVTU", "SlidingWindow", "MaxPool", "StreamWidthConverter", "StreamFIFO", "StreamFork", "ResidualJoin"]

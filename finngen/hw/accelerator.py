@@ -62,6 +62,13 @@ class Accelerator(wiring.Component):
             wiring.connect(m, producer.o, fifo.i)
             wiring.connect(m, fifo.o, consumer.i)
 
+        # each residual unit's skip path: the fork's second output through its FIFO to the join
+        for k, (fork, join, spec) in enumerate(pipeline.skips(self.stages)):
+            fifo = spec.component(components[fork].skip.payload.shape())
+            m.submodules[f"skip{k}"] = fifo
+            wiring.connect(m, components[fork].skip, fifo.i)
+            wiring.connect(m, fifo.o, components[join].skip)
+
         # output: count beats to mark the last one of each frame
         last = components[-1]
         count = Signal(range(self.out_beats))

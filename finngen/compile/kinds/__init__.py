@@ -7,7 +7,9 @@ from .convert import WidthConverter
 from .fifo import Fifo
 from .matrix import MatrixUnit, cycles_per_pixel
 from .pool import Pool
+from .residual import Fork, Join
 from .sumpool import SumPool
 from .window import SlidingWindow
 
-__all__ = ["Stage", "WidthConverter", "SlidingWindow", "MatrixUnit", "Pool", "SumPool", "Fifo", "cycles_per_pixel"]
+__all__ = ["Stage", "WidthConverter", "SlidingWindow", "MatrixUnit", "Pool", "SumPool", "Fork", "Join", "Fifo",
+           "cycles_per_pixel"]

@@ -59,6 +59,13 @@ class Stage:
         pipeline; tests/test_timing.py measures each in simulation)."""
         raise NotImplementedError
 
+    @property
+    def held_pixels(self) -> int:
+        """Pixels of its input stream the stage can take in before it gives out the first of
+        them (what a residual unit's skip FIFO must wait through): a pixel being read and one
+        being given out. A sliding window holds its line buffer's rows."""
+        return 2
+
     # -- the output beat ------------------------------------------------------------------------
 
     @property

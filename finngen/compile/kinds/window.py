@@ -81,6 +81,11 @@ class SlidingWindow(LaneStage):
         return beat_bits(self.layer.in_type, self.lanes, self.layer.has_padding)
 
     @property
+    def held_pixels(self) -> int:
+        """Its line buffer's rows, and the window being given out."""
+        return rows(self.layer) * self.layer.in_shape.width + 1
+
+    @property
     def line_buffer(self) -> tuple:
         """(depth, width) of the line buffer: :func:`rows` rows of beats."""
         shape = self.layer.in_shape
