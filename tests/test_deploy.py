@@ -32,13 +32,15 @@ NETWORK = BuildDir.open(BUILD).network()
 
 class GoldenDesign(bench.BlockDesign):
     def _simulate(self):
+        # each DMA packet (a batch) comes back as one packet, as the accelerator sends it
         i, shape = self.interface, NETWORK.input.stream_shape
-        words = np.frombuffer(bytes(self.sent), np.uint8).reshape(-1, self.beats_in, self.layout["in_width"] // 8)
-        self.sent.clear()
-        stream = codec.unpack_words(words, i["in_bits"], i["in_lanes"], NETWORK.input.stream_type.signed)
-        out = golden.forward(NETWORK, stream.reshape(-1, shape.height, shape.width, shape.channels))
-        beats = codec.pack_words(out.reshape(len(out), -1), i["out_bits"], i["out_lanes"], self.layout["out_width"])
-        self.results.extend(beats.reshape(len(out), -1))
+        for packet in self.packets:
+            words = packet.reshape(-1, self.beats_in, self.layout["in_width"] // 8)
+            stream = codec.unpack_words(words, i["in_bits"], i["in_lanes"], NETWORK.input.stream_type.signed)
+            out = golden.forward(NETWORK, stream.reshape(-1, shape.height, shape.width, shape.channels))
+            beats = codec.pack_words(out.reshape(len(out), -1), i["out_bits"], i["out_lanes"], self.layout["out_width"])
+            self.results.append(beats.reshape(-1))
+        self.packets.clear()
 
 
 bench.Overlay.design = GoldenDesign(__import__("pathlib").Path(BUILD), NETWORK, boards.load("pynq-z1"))

@@ -91,8 +91,9 @@ class _Planner:
             if last:
                 luts += pipeline.top(stages[-1]).lut
             interface = pipeline.interface(stages)
-            fit = self.limits is None or ((k > 0 or interface["in_width"] <= self.limits.stream_bits)
-                                          and (not last or interface["out_width"] <= self.limits.stream_bits))
+            widest = self.limits.stream_bits if self.limits is not None else None
+            fit = widest is None or ((k > 0 or interface["in_width"] <= widest)
+                                     and (not last or interface["out_width"] <= widest))
             self.judged[key] = (stages, luts) if fit else None
         return self.judged[key]
 

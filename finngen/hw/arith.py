@@ -26,6 +26,19 @@ def tree_registers(levels: int, before: int = 0) -> int:
     return len(_ranks(levels, before))
 
 
+def tree_register_bits(count: int, bits: int, before: int = 0) -> int:
+    """Flip-flops in the register ranks of :func:`pipelined_tree_sum` over ``count`` terms of
+    ``bits`` bits (each level's sums are a bit wider): what the resource model counts."""
+    ranks = set(_ranks(tree_levels(count), before))
+    done, total = before, 0
+    while True:
+        if done in ranks:
+            total += count * bits
+        if count == 1:
+            return total
+        count, bits, done = (count + 1) // 2, bits + 1, done + 1
+
+
 def tree_sum(terms):
     """Sum ``terms`` as a balanced adder tree (log depth, rather than a chain of adders)."""
     return pipelined_tree_sum(None, terms)

@@ -113,10 +113,14 @@ class MVTU(wiring.Component):
 
     @property
     def _out_depth(self) -> int:
+        return self.out_depth_of(self.layer, self.simd)
+
+    @staticmethod
+    def out_depth_of(layer, simd) -> int:
         """Output FIFO entries: every output beat in flight holds a reserved entry from the cycle
         its last synapse fold is issued until the cycle after it leaves, and one leaves at most
         every ``synapse_folds`` cycles, so this many keep the unit from ever waiting for them."""
-        return max(3, -(-(self.latency + 2) // self.synapse_folds) + 1)
+        return max(3, -(-(MVTU.latency_of(layer, simd) + 2) // (layer.fan_in // simd)) + 1)
 
     # -- hardware -------------------------------------------------------------------------------
 

@@ -106,22 +106,34 @@ class MatrixUnit(Stage):
                 "mvtu_control": 1}
 
     def fixed_resources(self) -> Resources:
-        layer, pe = self.layer, self.fold.pe
+        from ...hw.arith import tree_register_bits
+        from ...hw.mvtu import MVTU, tree_ranks
+        from .fifo import Fifo
+        layer, pe, simd = self.layer, self.fold.pe, self.fold.simd
         nf, sf = self.neuron_folds, self.synapse_folds
         beat = self.in_beat_bits
+        bipolar, thresholded = layer.in_type.bipolar, layer.threshold is not None
         # the weight and threshold ROMs: block RAMs, and the read registers of those in logic
         # (their LUTs are the fitted rom_logic term)
         roms = self._roms()[1]
-        # per PE: accumulator (a popcount of the fan-in for bipolar inputs), output register
-        acc = range_bits(layer.fan_in + 1) if layer.in_type.bipolar else layer.acc_bits
-        per_pe = Resources(ff=acc + layer.out_type.bits)
-        # shared: the input register, the replay buffer of one pixel's vector (when there is
-        # more than one neuron fold), the fold counters and pipeline flags, the padding count
-        shared = Resources(ff=beat + range_bits(nf) + range_bits(sf) + range_bits(nf * sf) + 5
-                           + (range_bits(layer.fan_in + 1) if layer.has_padding else 0))
+        # the pipeline (finngen.hw.mvtu): per PE the registered weight word, the tree's register
+        # ranks, the accumulator, the bipolar sum and the registered threshold with the output bit
+        term_bits = 1 if bipolar else layer.in_type.bits + 1
+        per_pe = Resources(ff=simd + tree_register_bits(simd, term_bits, before=0 if bipolar else 1)
+                           + layer.acc_bits * (1 + bipolar)
+                           + ((layer.threshold_bits + 2) if thresholded else 0))
+        # shared: the input beat and its registered copy, the replay buffer of one pixel's vector
+        # (more than one neuron fold), fold counters, the flags that travel with each stage, a
+        # padded bipolar layer's valid-tap count, and the output FIFO with its free count
+        stages = 3 + tree_ranks(layer, simd) + bipolar + thresholded
+        out_depth = MVTU.out_depth_of(layer, simd)
+        shared = Resources(ff=2 * beat + range_bits(nf) + range_bits(sf) + range_bits(nf * sf)
+                           + stages * (3 + range_bits(nf)) + range_bits(out_depth + 1))
+        if layer.has_padding and bipolar:
+            shared += Resources(ff=tree_register_bits(simd, 1) + layer.acc_bits)
         if nf > 1:
             shared += memory(sf, beat)
-        return roms + pe * per_pe + shared
+        return roms + pe * per_pe + shared + Fifo(pe * layer.out_type.bits, out_depth).resources()
 
     def _roms(self) -> tuple:
         """The unit's ROMs, one per PE for the weights (SIMD bits x NF*SF words) and, in hidden
