@@ -69,15 +69,15 @@ class Resources:
 # component kind) and prints them; docs/calibration.md records the fit and its error.
 LUT = {
     # MVTU, per PE
-    "xnor_popcount": 2.74,   # per SIMD lane, bipolar input: XNOR with the weight, popcount tree
-    "int_mac": 3.06,         # per SIMD lane and input bit, integer input: +-x, adder tree
-    "accumulate": 0.52,      # per accumulator bit: accumulator adder, 2c - n, threshold compare
-    "rom_logic": 1.14,       # per LUT of the weight/threshold ROMs in logic (_rom_luts_per_bit)
+    "xnor_popcount": 2.62,   # per SIMD lane, bipolar input: XNOR with the weight, popcount tree
+    "int_mac": 2.63,         # per SIMD lane and input bit, integer input: +-x, adder tree
+    "accumulate": 1.02,      # per accumulator bit: accumulator adder, 2c - n, threshold compare
+    "rom_logic": 0.7,       # per LUT of the weight/threshold ROMs in logic (_rom_luts_per_bit)
     # MVTU, once: fold counters, pipeline flags, the replay mux, valid-tap count, handshakes
-    "mvtu_control": 82.73,
+    "mvtu_control": 0.0,
     # sliding window unit, per line-buffer address bit: its dozen counters and pointer adders
     # are about that wide
-    "swu_address": 18.84,
+    "swu_address": 20.16,
     # max pool: per lane and element bit (compare and select; bipolar: an OR), and once
     "pool_lane": 1.73,
     "pool_control": 13.53,
