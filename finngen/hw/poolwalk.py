@@ -2,8 +2,7 @@
 stream: the channel fold, the tap within the window, whether the window is whole (nnabla's
 ``ignore_border`` drops the rest), and the address of the output pixel's running value.
 
-:class:`~finngen.hw.sumpool.SumPool` walks with it; :class:`~finngen.hw.pool.MaxPool` has the
-same walk inline (the pipelining branch reworks that file; it can take this one afterwards).
+:class:`~finngen.hw.pool.MaxPool` and :class:`~finngen.hw.sumpool.SumPool` walk with it.
 """
 from dataclasses import dataclass
 
