@@ -81,20 +81,20 @@ def test_ff_and_bram_can_rise_so_fps_max_does_not_bisect():
     """The monotonicity a bisection over the budgets would assume fails for block RAM: digits_mlp's
     cheapest plan at 320 cycles keeps its weight ROMs in logic, at 512 cycles they are deep
     enough for block RAM (4.5 BRAM36). On a board with one BRAM36 the budgets that fit are
-    32 to 320 but none slower, and --fps max still finds 32."""
+    16 to 320 but none slower, and --fps max still finds 16."""
     net = _example("digits_mlp")
     one_bram = dataclasses.replace(boards.load("pynq-z1"), resources={"lut": 53200, "ff": 106400, "bram36": 1, "dsp": 220})
     board = planner.Limits.of(one_bram)
     at = {b: pipeline.estimate(pipeline.stages(net, planner.plan(net, b)))[0] for b in (320, 512)}
     assert at[320].bram36 == 0 and at[512].bram36 == 4.5
     fitting = [b for b, folds in planner.plans(net, board) if board.fits(pipeline.stages(net, folds))]
-    assert fitting[0] == 32 and 320 in fitting and 512 not in fitting and fitting[-1] == 320
-    assert planner.fastest(net, board)[0] == 32
+    assert fitting[0] == 16 and 320 in fitting and 512 not in fitting and fitting[-1] == 320
+    assert planner.fastest(net, board)[0] == 16
 
 
 def test_fastest_on_the_pynq_z1():
     """The examples' --fps max on the PYNQ-Z1: a plan one budget faster does not fit."""
-    for name, expected in (("digits_mlp", 32), ("digits_cnn", 576)):
+    for name, expected in (("digits_mlp", 16), ("digits_cnn", 576)):
         net = _example(name)
         budget, folds = planner.fastest(net, PYNQ)
         assert budget == expected and PYNQ.fits(pipeline.stages(net, folds))
