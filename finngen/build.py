@@ -136,7 +136,7 @@ def build(opts: Options) -> Path:
             from .board import bitstream
             progress.step("synthesising, placing, routing and packing the ECP5 bitstream")
             place_and_route = bitstream.write_accelerator(
-                staged.path, network, folds, board, opts.clock_mhz or board.clock_mhz,
+                staged.bitstream, network, folds, board, opts.clock_mhz or board.clock_mhz,
                 progress=lambda text: print(f"finngen:       {text}", file=sys.stderr, flush=True))
             clock = place_and_route.clock_mhz
             meta = replace(meta, clock_mhz=clock, baud=board.baud)

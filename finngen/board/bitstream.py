@@ -21,7 +21,6 @@ from ..errors import DoesNotFitError, MissingToolError, ToolError, UsageError
 from . import platforms
 from .ecp5_top import Ecp5Top, pll_for, pll_frequencies
 
-DIRECTORY = "bitstream"
 NAME = "top"
 # Amaranth's variable -> the YoWASP tool (they see only their working directory, where
 # Amaranth's build script runs them with relative paths)
@@ -113,12 +112,12 @@ def fastest_below(input_mhz: float, fmax_mhz: float) -> float | None:
     return below[-1] if below else None
 
 
-def write_bitstream(directory, make_core, board, clock, *, subdirectory=DIRECTORY, progress=print) -> PlaceAndRoute:
-    """Build ``DIR/<subdirectory>/top.bit`` and ``top.svf`` of ``make_core(clock_mhz)``, an
-    elaboratable in the ``sync`` domain, at ``clock`` MHz or ``"auto"``; return the run that
-    passed. A missed clock raises :class:`DoesNotFitError` naming what would pass."""
-    out = Path(directory) / subdirectory
-    work = Path(directory) / f".{subdirectory}-work"
+def write_bitstream(out, make_core, board, clock, *, progress=print) -> PlaceAndRoute:
+    """Build ``out/top.bit`` and ``top.svf`` of ``make_core(clock_mhz)``, an elaboratable in
+    the ``sync`` domain, at ``clock`` MHz or ``"auto"``; return the run that passed. A missed
+    clock raises :class:`DoesNotFitError` naming what would pass."""
+    out = Path(out)
+    work = out.parent / f".{out.name}-work"
     target = board.clock_mhz if clock == "auto" else float(clock)
     attempts = AUTO_ATTEMPTS if clock == "auto" else 1
     best = None
@@ -147,12 +146,13 @@ def write_bitstream(directory, make_core, board, clock, *, subdirectory=DIRECTOR
     return best
 
 
-def write_accelerator(directory, network, folds, board, clock, progress=print) -> PlaceAndRoute:
-    """``DIR/bitstream/``: the accelerator behind the serial link (:mod:`.link`) at ``clock``."""
+def write_accelerator(out, network, folds, board, clock, progress=print) -> PlaceAndRoute:
+    """``out`` (a build's ``bitstream/``): the accelerator behind the serial link (:mod:`.link`)
+    at ``clock``."""
     from ..hw.accelerator import Accelerator
     from .link import SerialAccelerator
-    return write_bitstream(directory, lambda mhz: SerialAccelerator(Accelerator(network, folds),
-                                                                    divisor(mhz, board.baud), timeout(mhz)),
+    return write_bitstream(out, lambda mhz: SerialAccelerator(Accelerator(network, folds),
+                                                              divisor(mhz, board.baud), timeout(mhz)),
                            board, clock, progress=progress)
 
 

@@ -143,9 +143,9 @@ def _write_ecp5_selftest(build, network, folds, board, frames) -> Path:
     from .bitstream import write_bitstream
     inputs, expected = vectors(network, build.interface, frames)
     # the heartbeat's period is one to two seconds at the design clock
-    write_bitstream(build.path, lambda mhz: SelfTest(Accelerator(network, folds), inputs, expected,
-                                                    heartbeat_bits=int(mhz * 1e6).bit_length()),
-                    board, build.meta.clock_mhz, subdirectory=build.selftest.name, progress=lambda text: None)
+    write_bitstream(build.selftest, lambda mhz: SelfTest(Accelerator(network, folds), inputs, expected,
+                                                         heartbeat_bits=int(mhz * 1e6).bit_length()),
+                    board, build.meta.clock_mhz, progress=lambda text: None)
     out = build.selftest
     (out / "README.md").write_text(f"""# Self-test of {build.meta.model} on {board.name}
 
