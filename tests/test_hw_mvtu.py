@@ -121,3 +121,51 @@ def test_mvtu_rejects_pool_layer():
     from finngen.sim.layers import pool_layer
     with pytest.raises(TypeError, match="MatrixLayer"):
         MVTU(pool_layer((4, 4, 2), 2), 1, 1)
+
+
+@pytest.mark.parametrize("key", ["conv-bin-pad", "fc-u8-last"])
+def test_mvtu_reset_in_the_middle_of_a_pixel(key):
+    """A reset that cuts a pixel short leaves nothing behind: the running sums start from zero
+    again (they are cleared by a flag that a reset sets, not by a reset of their own)."""
+    from amaranth.hdl import Module, ResetInserter, Signal, Value
+    from amaranth.sim import Simulator
+
+    layer, pe, simd = _layer(key)
+    case = mvtu_case(layer, pe, simd, frames=1, seed=2)
+    half = max(1, case.component.synapse_folds // 2)
+    restart = Signal()
+    m = Module()
+    m.submodules.mvtu = ResetInserter(restart)(case.component)
+    mvtu = case.component
+    payload = Value.cast(mvtu.i.payload)
+    got = []
+
+    async def testbench(ctx):
+        for beat in case.in_beats[:half]:       # part of the first pixel, then a reset
+            ctx.set(payload, beat)
+            ctx.set(mvtu.i.valid, 1)
+            await ctx.tick().until(mvtu.i.ready)
+        ctx.set(mvtu.i.valid, 0)
+        await ctx.tick().repeat(mvtu.latency)      # those beats reach the sums
+        ctx.set(restart, 1)
+        await ctx.tick()
+        ctx.set(restart, 0)
+        ctx.set(mvtu.o.ready, 1)
+        beats = iter(case.in_beats)
+        beat = next(beats)
+        for _ in range(20 * len(case.in_beats) + 100):
+            ctx.set(payload, beat if beat is not None else 0)
+            ctx.set(mvtu.i.valid, beat is not None)
+            *_, taken, out_valid, out = await ctx.tick().sample(mvtu.i.ready, mvtu.o.valid, mvtu.o.payload)
+            if taken and beat is not None:
+                beat = next(beats, None)
+            if out_valid:
+                got.append(out)
+            if len(got) == len(case.expected):
+                break
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert got == list(case.expected)

@@ -161,12 +161,15 @@ class MVTU(wiring.Component):
             with m.Else():
                 m.d.sync += sf.eq(sf + 1)
 
-        # Flags that travel with each beat: stage k's are flags[k].
-        flags = [{"valid": fire, "first": sf == 0, "last": finishes, "nf": nf}]
+        # Flags that travel with each beat: stage k's are flags[k]. `clear` (a pixel's last
+        # beat) resets the running sums after it; it is 1 in every stage after a reset, so the
+        # sums start from 0 whatever a reset interrupted.
+        flags = [{"valid": fire, "last": finishes, "clear": fire & finishes, "nf": nf}]
 
         def next_stage():
             now = flags[-1]
-            later = {key: Signal(Value.cast(v).shape(), name=f"{key}{len(flags)}") for key, v in now.items()}
+            later = {key: Signal(Value.cast(v).shape(), name=f"{key}{len(flags)}", init=key == "clear")
+                     for key, v in now.items()}
             m.d.sync += [later[key].eq(v) for key, v in now.items()]
             flags.append(later)
             return later
@@ -202,16 +205,27 @@ class MVTU(wiring.Component):
         x = beat2.data if masked else beat2
         mask = beat2.mask if masked else Const((1 << simd) - 1, simd)
 
-        # Stages 3 ..: the trees, then the accumulators (one adder in their cycle).
+        # Stages 3 ..: the trees, then the accumulators (one adder in their cycle). Each PE
+        # keeps a running sum that `clear` resets through its flip-flops' synchronous reset,
+        # and registers the sum beside it: a flag that reaches every accumulator bit of every
+        # PE must not feed their adders too (at PE 64 its routing alone took most of a 150 MHz
+        # cycle), and a reset pin adds no logic after it.
         partials, n_valid = self._partials(m, x, mask, weights2)
         for _ in range(tree_ranks(layer, simd)):
             next_stage()
         now = flags[-1]
         accs = []
         for p, partial in enumerate(partials + ([n_valid] if n_valid is not None else [])):
-            acc = Signal(signed(layer.acc_bits), name=f"acc{p}" if p < pe else "n_valid", reset_less=True)
+            name = f"acc{p}" if p < pe else "n_valid"
+            running = Signal(signed(layer.acc_bits), name=f"running_{name}", reset_less=True)
+            acc = Signal(signed(layer.acc_bits), name=name, reset_less=True)
+            total = running + partial
+            with m.If(now["clear"]):
+                m.d.sync += running.eq(0)
+            with m.Elif(now["valid"]):
+                m.d.sync += running.eq(total)
             with m.If(now["valid"]):
-                m.d.sync += acc.eq(Mux(now["first"], 0, acc) + partial)
+                m.d.sync += acc.eq(total)
             accs.append(acc)
         now = next_stage()
 

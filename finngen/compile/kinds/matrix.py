@@ -117,10 +117,11 @@ class MatrixUnit(Stage):
         # (their LUTs are the fitted rom_logic term)
         roms = self._roms()[1]
         # the pipeline (finngen.hw.mvtu): per PE the registered weight word, the tree's register
-        # ranks, the accumulator, the bipolar sum and the registered threshold with the output bit
+        # ranks, the running sum and the accumulator, the bipolar sum and the registered
+        # threshold with the output bit
         term_bits = 1 if bipolar else layer.in_type.bits + 1
         per_pe = Resources(ff=simd + tree_register_bits(simd, term_bits, before=0 if bipolar else 1)
-                           + layer.acc_bits * (1 + bipolar)
+                           + layer.acc_bits * (2 + bipolar)
                            + ((layer.threshold_bits + 2) if thresholded else 0))
         # shared: the input beat and its registered copy, the replay buffer of one pixel's vector
         # (more than one neuron fold), fold counters, the flags that travel with each stage, a
@@ -130,7 +131,7 @@ class MatrixUnit(Stage):
         shared = Resources(ff=2 * beat + range_bits(nf) + range_bits(sf) + range_bits(nf * sf)
                            + stages * (3 + range_bits(nf)) + range_bits(out_depth + 1))
         if layer.has_padding and bipolar:
-            shared += Resources(ff=tree_register_bits(simd, 1) + layer.acc_bits)
+            shared += Resources(ff=tree_register_bits(simd, 1) + 2 * layer.acc_bits)
         if nf > 1:
             shared += memory(sf, beat)
         return roms + pe * per_pe + shared + Fifo(pe * layer.out_type.bits, out_depth).resources()
