@@ -29,6 +29,8 @@ CONFIGS = {
     "conv-u4-pad-last": ((3, 3, 3), 4, {"kernel": 3, "pad": 1, "in_type": U4, "last": True}, 4, 9),
     "conv-i3-pad": ((3, 4, 2), 3, {"kernel": 3, "pad": 1, "in_type": I3}, 1, 6),
     "conv-u8-nopad": ((4, 4, 3), 4, {"kernel": 3, "in_type": U8}, 2, 3),
+    # weights and thresholds in block RAM (512 words of 32 and of 24 bits); all others in logic
+    "fc-bin-block": ((1, 1, 8), 2048, {}, 4, 8),
 }
 
 
@@ -96,17 +98,26 @@ def test_mvtu_rtl_integer_last_layer():
     assert _check_cycles(result, case, layer, 5, 16, frames=6) == 2 * 4   # (10/5)(64/16)
 
 
+def test_mvtu_memory_styles():
+    """The memories go where resources.rom_style says: CONFIGS covers both places."""
+    styles = {key: MVTU(*_layer(key)).memory_styles for key in CONFIGS}
+    assert styles.pop("fc-bin-block") == ("block", "block")
+    assert set(styles.values()) == {("logic", "logic"), ("logic", None)}
+
+
 def test_mvtu_memory_layout():
-    """Row r of the weights lives in PE r mod PE; word nf * SF + sf holds its SIMD columns."""
+    """One weight memory, as in FINN: word nf * SF + sf holds the SIMD columns of the PE rows
+    of neuron fold nf, row nf * PE + p in lane p; one threshold word of PE entries per fold."""
     layer = matrix_layer(0, (1, 1, 8), 4)
     mvtu = MVTU(layer, 2, 4)
     Fragment.get(mvtu, None)                     # elaborates (and marks it used)
-    words = mvtu.weight_words(1)
-    assert len(words) == 4                       # MW * MH / (PE * SIMD)
-    row3 = layer.weights[3]                      # nf = 1 in PE 1
-    assert words[2] == sum(int(b) << j for j, b in enumerate(row3[:4]))
-    assert words[3] == sum(int(b) << j for j, b in enumerate(row3[4:]))
-    assert [t["threshold"] for t in mvtu.threshold_words(1)] == list(layer.threshold[1::2])
+    words = mvtu.weight_words()
+    assert len(words) == 4                       # (MH / PE) * (MW / SIMD) words of PE * SIMD bits
+    row2, row3 = layer.weights[2], layer.weights[3]   # nf = 1: rows 2 and 3 in lanes 0 and 1
+    assert words[2] == sum(int(b) << j for j, b in enumerate(list(row2[:4]) + list(row3[:4])))
+    assert words[3] == sum(int(b) << j for j, b in enumerate(list(row2[4:]) + list(row3[4:])))
+    assert [[t["threshold"] for t in word] for word in mvtu.threshold_words()] == \
+        [list(layer.threshold[0:2]), list(layer.threshold[2:4])]
 
 
 @pytest.mark.parametrize("pe, simd, match", [(3, 4, "PE"), (0, 4, "PE"), (2, 5, "SIMD"),

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ... import ir
 from ..folding import Fold
-from ..resources import Resources, memory, memory_kind, range_bits
+from ..resources import Resources, bram36, memory, range_bits, rom_luts_per_bit, rom_style
 from .base import Stage
 from .window import beat_bits
 
@@ -14,6 +14,21 @@ def cycles_per_pixel(layer: ir.MatrixLayer, pe: int, simd: int) -> int:
     """Cycles the unit spends on one output pixel in steady state: it reads the MW/SIMD beats of
     the pixel's vector once and replays them for MH/PE neuron folds (finngen.hw.mvtu)."""
     return (layer.out_channels // pe) * (layer.fan_in // simd)
+
+
+def memory_shapes(layer: ir.MatrixLayer, pe: int, simd: int) -> tuple:
+    """(depth, width) of the unit's weight memory, NF*SF words of PE*SIMD bits, and of its
+    threshold memory, NF words of PE entries (None for the last layer)."""
+    nf, sf = layer.out_channels // pe, layer.fan_in // simd
+    thresholds = (nf, pe * (layer.threshold_bits + 1)) if layer.threshold is not None else None
+    return (nf * sf, pe * simd), thresholds
+
+
+def memory_styles(layer: ir.MatrixLayer, pe: int, simd: int) -> tuple:
+    """Where the unit's (weight, threshold) memories go, ``"block"`` or ``"logic"``
+    (:func:`~finngen.compile.resources.rom_style`): what finngen.hw.mvtu builds and
+    :class:`MatrixUnit` prices."""
+    return tuple(shape and rom_style(*shape) for shape in memory_shapes(layer, pe, simd))
 
 
 @dataclass(frozen=True)
@@ -113,8 +128,8 @@ class MatrixUnit(Stage):
         nf, sf = self.neuron_folds, self.synapse_folds
         beat = self.in_beat_bits
         bipolar, thresholded = layer.in_type.bipolar, layer.threshold is not None
-        # the weight and threshold ROMs: block RAMs, and the read registers of those in logic
-        # (their LUTs are the fitted rom_logic term)
+        # the weight and threshold ROMs: block RAMs, and the address registers of those in
+        # logic (their LUTs are the fitted rom_logic term)
         roms = self._roms()[1]
         # the pipeline (finngen.hw.mvtu): per PE the registered weight word, the tree's register
         # ranks, the accumulator, the bipolar sum and the registered threshold with the output bit
@@ -136,29 +151,26 @@ class MatrixUnit(Stage):
         return roms + pe * per_pe + shared + Fifo(pe * layer.out_type.bits, out_depth).resources()
 
     def _roms(self) -> tuple:
-        """The unit's ROMs, one per PE for the weights (SIMD bits x NF*SF words) and, in hidden
-        layers, one for the thresholds (threshold and invert bits x NF words; one word is a
-        constant). Returns (LUTs of those in logic, Resources of the rest: block RAMs and the
-        read registers). yosys decides block RAM or logic per memory; in logic, identical bit
-        columns (across PEs too) merge, which matters for shallow threshold ROMs: a column of d
-        words is one of 2**d functions, so n random columns give about 2**d (1 - (1 - 2**-d)**n)."""
-        layer, pe, simd = self.layer, self.fold.pe, self.fold.simd
-        nf, sf = self.neuron_folds, self.synapse_folds
-        banks = [(nf * sf, simd)]
-        if layer.threshold is not None and nf > 1:
-            banks.append((nf, layer.threshold_bits + 1))
+        """The weight and (hidden layers) threshold memories where :func:`memory_styles` puts
+        them. Returns (LUTs of those in logic, Resources of the rest: block RAMs, and the
+        register that holds the address of a ROM in logic). In logic, identical bit columns
+        merge, which matters for shallow threshold ROMs: a column of d words is one of 2**d
+        functions, so n random columns give about 2**d (1 - (1 - 2**-d)**n)."""
         luts, rest = 0, Resources()
-        for depth, width in banks:
-            if memory_kind(depth, width, rom=True) != "logic":
-                rest += pe * memory(depth, width, rom=True)
+        shapes = memory_shapes(self.layer, self.fold.pe, self.fold.simd)
+        styles = memory_styles(self.layer, self.fold.pe, self.fold.simd)
+        for shape, style in zip(shapes, styles):
+            if shape is None:
                 continue
-            columns = pe * width
+            depth, columns = shape
+            if style == "block":
+                rest += Resources(bram36=bram36(depth, columns))
+                continue
             if depth < 16:
                 functions = 2 ** depth
                 columns = functions * (1 - (1 - 1 / functions) ** columns)
-            one = memory(depth, 1, rom=True)
-            luts += columns * one.lut
-            rest += Resources(ff=columns * one.ff)
+            luts += columns * rom_luts_per_bit(depth)
+            rest += Resources(ff=range_bits(depth))
         return luts, rest
 
     def component(self):
