@@ -105,6 +105,17 @@ def test_mvtu_memory_styles():
     assert set(styles.values()) == {("logic", "logic"), ("logic", None)}
 
 
+@pytest.mark.parametrize("weights", ["block", "logic"])
+def test_mvtu_placed_weights_match_golden(weights):
+    """A folding can place the weights itself (the planner moves some into idle block RAM):
+    the same results and cycles from either place."""
+    layer, pe, simd = _layer("conv-bin-pad")
+    case = mvtu_case(layer, pe, simd, frames=2, seed=1, weights=weights)
+    assert case.component.memory_styles == (weights, "logic")
+    run_case(case, Traffic(seed=7, valid_prob=0.6, ready_prob=0.6))
+    _check_cycles(run_case(case, Traffic()), case, layer, pe, simd, frames=2)
+
+
 def test_mvtu_memory_layout():
     """One weight memory, as in FINN: word nf * SF + sf holds the SIMD columns of the PE rows
     of neuron fold nf, row nf * PE + p in lane p; one threshold word of PE entries per fold."""
@@ -126,6 +137,11 @@ def test_mvtu_rejects_bad_folding(pe, simd, match):
     layer = matrix_layer(0, (1, 1, 16), 4)
     with pytest.raises(ValueError, match=match):
         MVTU(layer, pe, simd)
+
+
+def test_mvtu_rejects_unknown_weight_place():
+    with pytest.raises(ValueError, match="not 'bram'"):
+        MVTU(matrix_layer(0, (1, 1, 16), 4), 2, 4, weights="bram")
 
 
 def test_mvtu_rejects_pool_layer():

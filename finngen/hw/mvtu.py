@@ -57,6 +57,9 @@ class MVTU(wiring.Component):
         Output channels computed in parallel; divides ``layer.out_channels``.
     simd : int
         Input elements consumed per cycle; divides ``layer.fan_in``.
+    weights : ``"block"``, ``"logic"`` or None
+        Where the weight memory goes; None: where :func:`finngen.compile.resources.rom_style`
+        puts it.
 
     Members
     -------
@@ -67,14 +70,17 @@ class MVTU(wiring.Component):
         channel for hidden layers, a signed ``acc_bits`` integer for the last layer.
     """
 
-    def __init__(self, layer, pe, simd):
+    def __init__(self, layer, pe, simd, weights=None):
         if not isinstance(layer, ir.MatrixLayer):
             raise TypeError(f"An MVTU implements an ir.MatrixLayer, not {layer!r}")
+        if weights not in (None, *ROM_ATTRS):
+            raise ValueError(f"The weights go to {' or '.join(map(repr, ROM_ATTRS))} (or None), not {weights!r}")
         require_divisor(layer.out_channels, pe, "PE", f"the output channels of {layer.name}")
         require_divisor(layer.fan_in, simd, "SIMD", f"the fan-in of {layer.name}")
         self.layer = layer
         self.pe = pe
         self.simd = simd
+        self.weights = weights
         self.neuron_folds = layer.out_channels // pe
         self.synapse_folds = layer.fan_in // simd
         self.out_bits = layer.out_type.bits
@@ -110,7 +116,7 @@ class MVTU(wiring.Component):
     def memory_styles(self) -> tuple:
         """Where the (weights, thresholds) memories go: ``"block"`` or ``"logic"`` each
         (thresholds ``None`` for the last layer)."""
-        return memory_styles(self.layer, self.pe, self.simd)
+        return memory_styles(self.layer, self.pe, self.simd, self.weights)
 
     # -- pipeline ------------------------------------------------------------------------------
 

@@ -24,11 +24,13 @@ def memory_shapes(layer: ir.MatrixLayer, pe: int, simd: int) -> tuple:
     return (nf * sf, pe * simd), thresholds
 
 
-def memory_styles(layer: ir.MatrixLayer, pe: int, simd: int) -> tuple:
-    """Where the unit's (weight, threshold) memories go, ``"block"`` or ``"logic"``
-    (:func:`~finngen.compile.resources.rom_style`): what finngen.hw.mvtu builds and
-    :class:`MatrixUnit` prices."""
-    return tuple(shape and rom_style(*shape) for shape in memory_shapes(layer, pe, simd))
+def memory_styles(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None = None) -> tuple:
+    """Where the unit's (weight, threshold) memories go, ``"block"`` or ``"logic"``: what
+    finngen.hw.mvtu builds and :class:`MatrixUnit` prices. :func:`~finngen.compile.resources.
+    rom_style` decides, unless ``weights`` (a :class:`~finngen.compile.folding.Fold`'s) places
+    the weights."""
+    styles = tuple(shape and rom_style(*shape) for shape in memory_shapes(layer, pe, simd))
+    return (weights or styles[0], styles[1])
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,13 @@ class MatrixUnit(Stage):
         return self.fold.pe * self.fold.simd
 
     def details(self) -> dict:
-        """The matrix height (output channels) and width (fan-in), as FINN calls them."""
-        return {"mh": self.layer.out_channels, "mw": self.layer.fan_in}
+        """The matrix height (output channels) and width (fan-in), as FINN calls them, and where
+        the weights sit (block RAM or logic)."""
+        return {"mh": self.layer.out_channels, "mw": self.layer.fan_in, "weights": self.memory_styles[0]}
+
+    @property
+    def memory_styles(self) -> tuple:
+        return memory_styles(self.layer, self.fold.pe, self.fold.simd, self.fold.weights)
 
     @property
     def neuron_folds(self) -> int:
@@ -158,8 +165,7 @@ class MatrixUnit(Stage):
         functions, so n random columns give about 2**d (1 - (1 - 2**-d)**n)."""
         luts, rest = 0, Resources()
         shapes = memory_shapes(self.layer, self.fold.pe, self.fold.simd)
-        styles = memory_styles(self.layer, self.fold.pe, self.fold.simd)
-        for shape, style in zip(shapes, styles):
+        for shape, style in zip(shapes, self.memory_styles):
             if shape is None:
                 continue
             depth, columns = shape
@@ -175,4 +181,4 @@ class MatrixUnit(Stage):
 
     def component(self):
         from ...hw.mvtu import MVTU
-        return MVTU(self.layer, self.fold.pe, self.fold.simd)
+        return MVTU(self.layer, self.fold.pe, self.fold.simd, weights=self.fold.weights)
