@@ -67,11 +67,17 @@ def test_worst_case_within_documented_error(measured):
             assert lut <= calib.MEDIAN_LUT_ERROR, (key, m, y)
 
 
-@pytest.mark.xfail(strict=True, reason="flip-flops not yet counted as yosys keeps them: the pipelined "
-                   "sliding window's registers are undercounted (-47%, finngen/compile/kinds/window.py), "
-                   "and two integer-input matrix units overcounted (+34% u8 SIMD 3, +21% u4 SIMD 4)")
 def test_worst_case_flip_flops_within_documented_error(measured):
-    errors = _errors(measured, calib.SWEEP)
+    """Every calibrated component but the sliding windows within the worst-case FF bound."""
+    errors = _errors(measured, {k: v for k, v in calib.SWEEP.items() if v[0] != "window"})
+    assert max(e[1] for e in errors.values()) <= calib.MAX_FF_ERROR, errors
+
+
+@pytest.mark.xfail(strict=True, reason="the pipelined sliding window's registers are not all counted "
+                   "(-47% at swu k3 pad1 28x28x64 SIMD64; finngen/compile/kinds/window.py, reworked with "
+                   "the window unit)")
+def test_worst_case_window_flip_flops_within_documented_error(measured):
+    errors = _errors(measured, {k: v for k, v in calib.SWEEP.items() if v[0] == "window"})
     assert max(e[1] for e in errors.values()) <= calib.MAX_FF_ERROR, errors
 
 

@@ -4,9 +4,11 @@ Calibrated against yosys ``synth_xilinx -family xc7 -flatten`` on the generated 
 ``bench/calibrate_resources.py`` synthesizes a sweep, fits the :data:`LUT` coefficients and
 prints the model's error (``docs/calibration.md`` has the table). Two kinds of terms:
 
-* memories are counted the way yosys maps them (:func:`memory`): its ``memory_libmap`` pass
-  prices every candidate (block RAM tiles, LUT RAM cells, plain logic) and takes the cheapest,
-  so the LUT-versus-BRAM decision here is the same cost comparison, with yosys' own costs;
+* memories left to yosys are counted the way it maps them (:func:`memory`): its
+  ``memory_libmap`` pass prices every candidate (block RAM tiles, LUT RAM cells, plain logic)
+  and takes the cheapest, so the LUT-versus-BRAM decision here is the same cost comparison,
+  with yosys' own costs; the matrix units' ROMs are placed by finngen instead
+  (:func:`rom_style`), which tells synthesis, and priced where it places them;
 * datapath and control logic are linear in a few widths, with the fitted coefficients below.
   Flip-flops are counted from the registers the components declare.
 

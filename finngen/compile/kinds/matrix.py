@@ -135,15 +135,15 @@ class MatrixUnit(Stage):
         nf, sf = self.neuron_folds, self.synapse_folds
         beat = self.in_beat_bits
         bipolar, thresholded = layer.in_type.bipolar, layer.threshold is not None
-        # the weight and threshold ROMs: block RAMs, and the address registers of those in
-        # logic (their LUTs are the fitted rom_logic term)
+        # the weight and threshold ROMs with the registers of their words: block RAMs, and
+        # for those in logic their address and word registers (their LUTs are the fitted
+        # rom_logic term)
         roms = self._roms()[1]
-        # the pipeline (finngen.hw.mvtu): per PE the registered weight word, the tree's register
-        # ranks, the accumulator, the bipolar sum and the registered threshold with the output bit
+        # the pipeline (finngen.hw.mvtu): per PE the tree's register ranks, the accumulator,
+        # the bipolar sum and the output bit
         term_bits = 1 if bipolar else layer.in_type.bits + 1
-        per_pe = Resources(ff=simd + tree_register_bits(simd, term_bits, before=0 if bipolar else 1)
-                           + layer.acc_bits * (1 + bipolar)
-                           + ((layer.threshold_bits + 2) if thresholded else 0))
+        per_pe = Resources(ff=tree_register_bits(simd, term_bits, before=0 if bipolar else 1)
+                           + layer.acc_bits * (1 + bipolar) + thresholded)
         # shared: the input beat and its registered copy, the replay buffer of one pixel's vector
         # (more than one neuron fold), fold counters, the flags that travel with each stage, a
         # padded bipolar layer's valid-tap count, and the output FIFO with its free count
@@ -159,10 +159,11 @@ class MatrixUnit(Stage):
 
     def _roms(self) -> tuple:
         """The weight and (hidden layers) threshold memories where :func:`memory_styles` puts
-        them. Returns (LUTs of those in logic, Resources of the rest: block RAMs, and the
-        register that holds the address of a ROM in logic). In logic, identical bit columns
-        merge, which matters for shallow threshold ROMs: a column of d words is one of 2**d
-        functions, so n random columns give about 2**d (1 - (1 - 2**-d)**n)."""
+        them, and the registers their words are read into. Returns (LUTs of those in logic,
+        Resources of the rest: block RAMs and their word registers; for a ROM in logic the
+        register of its address and of its word). In logic, identical bit columns
+        merge, with their registers, which matters for shallow threshold ROMs: a column of d
+        words is one of 2**d functions, so n random columns give about 2**d (1 - (1 - 2**-d)**n)."""
         luts, rest = 0, Resources()
         shapes = memory_shapes(self.layer, self.fold.pe, self.fold.simd)
         for shape, style in zip(shapes, self.memory_styles):
@@ -170,13 +171,13 @@ class MatrixUnit(Stage):
                 continue
             depth, columns = shape
             if style == "block":
-                rest += Resources(bram36=bram36(depth, columns))
+                rest += Resources(bram36=bram36(depth, columns), ff=columns)
                 continue
             if depth < 16:
                 functions = 2 ** depth
                 columns = functions * (1 - (1 - 1 / functions) ** columns)
             luts += columns * rom_luts_per_bit(depth)
-            rest += Resources(ff=range_bits(depth))
+            rest += Resources(ff=range_bits(depth) + columns)
         return luts, rest
 
     def component(self):
