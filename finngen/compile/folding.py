@@ -18,6 +18,7 @@ import yaml
 
 from .. import ir
 from ..errors import UsageError
+from .resources import ROM_PLACES
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,6 @@ class Fold:
     # finngen.compile.resources.rom_style puts it (the planner moves some to idle block RAM)
     weights: str | None = None
 
-
-WEIGHT_PLACES = ("block", "logic")
 
 
 @functools.lru_cache(maxsize=None)
@@ -126,9 +125,9 @@ def load(path, network: ir.Network) -> dict:
             check_pool(layer, fold)
         else:
             weights = entry.get("weights")
-            if weights is not None and weights not in WEIGHT_PLACES:
+            if weights is not None and weights not in ROM_PLACES:
                 raise UsageError(f"{path}: layer {layer.name!r}: weights: {weights!r} is not a place for its weights",
-                                 fix=f"write weights: {' or '.join(WEIGHT_PLACES)}, or leave it out")
+                                 fix=f"write weights: {' or '.join(ROM_PLACES)}, or leave it out")
             fold = Fold(entry["pe"], entry["simd"], weights)
             check(layer, fold)
         folds[layer.name] = fold

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, fields
 
 __all__ = ["Resources", "memory", "memory_kind", "rom_style", "rom_luts_per_bit", "range_bits",
-           "with_fitted", "bram36", "LUT", "LUTS_PER_BRAM36"]
+           "with_fitted", "bram36", "LUT", "LUTS_PER_BRAM36", "ROM_PLACES"]
 
 
 @dataclass(frozen=True)
@@ -163,6 +163,10 @@ def _counter_rom_luts_per_bit(depth):
 # The shipped boards range from 327 (Ultra96) to 813 (KV260) LUTs per BRAM36 (an ECP5 about
 # 560 LUT6s); one rate keeps the hardware of a folding the same on every board.
 LUTS_PER_BRAM36 = 53200 / 140
+
+
+# where a ROM can go: rom_style's answers, a folding's ``weights`` values
+ROM_PLACES = ("block", "logic")
 
 
 def rom_style(depth: int, width: int) -> str:

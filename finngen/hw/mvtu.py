@@ -33,6 +33,7 @@ from amaranth.lib.wiring import In, Out
 
 from .. import ir
 from ..compile.kinds.matrix import cycles_per_pixel, memory_styles
+from ..compile.resources import ROM_PLACES
 from .arith import pipelined_tree_sum, tree_levels, tree_registers
 from .fifo import BUFFERED_LATENCY, StreamFIFO
 from .packing import lanes, require_divisor, window_shape
@@ -73,8 +74,8 @@ class MVTU(wiring.Component):
     def __init__(self, layer, pe, simd, weights=None):
         if not isinstance(layer, ir.MatrixLayer):
             raise TypeError(f"An MVTU implements an ir.MatrixLayer, not {layer!r}")
-        if weights not in (None, *ROM_ATTRS):
-            raise ValueError(f"The weights go to {' or '.join(map(repr, ROM_ATTRS))} (or None), not {weights!r}")
+        if weights not in (None, *ROM_PLACES):
+            raise ValueError(f"The weights go to {' or '.join(map(repr, ROM_PLACES))} (or None), not {weights!r}")
         require_divisor(layer.out_channels, pe, "PE", f"the output channels of {layer.name}")
         require_divisor(layer.fan_in, simd, "SIMD", f"the fan-in of {layer.name}")
         self.layer = layer
