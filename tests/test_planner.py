@@ -105,7 +105,7 @@ def test_fastest_on_the_pynq_z1():
 
 def test_idle_block_ram_takes_weights_while_luts_are_scarcer():
     """CNV-W1A1 at 10,368 cycles per frame (--fps 9000) on the PYNQ-Z1. The rule alone leaves
-    the wide convolutions' weights in LUTs (48.5 of 140 BRAM36 used, LUTs the larger share);
+    the wide convolutions' weights in LUTs (45 of 140 BRAM36 used, LUTs the larger share);
     placing moves conv3's (144 words of 2,048 bits: 28.5 BRAM36) and the last layer's into
     block RAM, each move lowering the larger share, and stops before block RAM becomes it."""
     net = _example("cnv_w1a1")

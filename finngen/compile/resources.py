@@ -106,7 +106,10 @@ RAMB36_SHAPES = ((512, 72), (1024, 36), (2048, 18), (4096, 9), (8192, 4), (16384
 
 
 def _blocks(depth, width, shapes):
-    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in shapes)
+    """Blocks of the best shape. A memory deeper than a block is cut into slices of the
+    block's depth, which yosys lays side by side (one wide word per row, a mux on the output):
+    9216x64 in 1Kx36 blocks is 9 slices of 64 bits, 576 bits wide, 16 blocks."""
+    return min(math.ceil(math.ceil(depth / d) * width / w) for d, w in shapes)
 
 
 def memory_kind(depth: int, width: int, *, rom: bool = False, sync: bool = True) -> str:
