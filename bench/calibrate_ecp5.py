@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
 from finngen import ir  # noqa: E402
-from finngen.compile import ecp5, folding, pipeline, resources  # noqa: E402
+from finngen.compile import ecp5, folding, pipeline  # noqa: E402
 from finngen.frontend import nnp  # noqa: E402
 from finngen.frontend.streamline import streamline  # noqa: E402
 
@@ -30,7 +30,7 @@ from finngen.frontend.streamline import streamline  # noqa: E402
 def point(directory: Path) -> dict:
     meta = json.loads((directory / "build.json").read_text())
     network = streamline(nnp.read(directory / "model.nnp"), ir.DataType(meta["input"]["bits"], meta["input"]["signed"]))
-    total, _ = resources.estimate(pipeline.stages(network, folding.load(directory / "folding.yaml", network)))
+    total, _ = pipeline.estimate(pipeline.stages(network, folding.load(directory / "folding.yaml", network)))
     cells = json.loads((directory / "bitstream" / "timing.json").read_text())["cells"]
     return {"build": directory.name, "lut6": total.lut, "ff": total.ff, "bram36": total.bram36,
             "lut4": cells["TRELLIS_COMB"], "ff_placed": cells["TRELLIS_FF"], "dp16kd": cells["DP16KD"],

@@ -75,13 +75,13 @@ class _Stream:
         self.in_shape = self.out_shape = ir.Shape(1, 1, size)
 
 
-def matrix_stage(layer, pe, simd):
-    return kinds.MatrixUnit(layer, Fold(pe, simd))
+def matrix_stage(layer, pe, simd, weights=None):
+    return kinds.MatrixUnit(layer, Fold(pe, simd, weights))
 
 
-def _mvtu(shape, out, pe, simd, **kw):
+def _mvtu(shape, out, pe, simd, weights=None, **kw):
     layer = matrix_layer(1, shape, out, **kw)
-    stage = matrix_stage(layer, pe, simd)
+    stage = matrix_stage(layer, pe, simd, weights)
     return stage, stage.component
 
 
@@ -120,6 +120,10 @@ SWEEP = {
     "mvtu fc 512x1024 PE16 SIMD64": ("matrix", *_mvtu((1, 1, 1024), 512, 16, 64)),
     "mvtu fc 128x256 PE2 SIMD8": ("matrix", *_mvtu((1, 1, 256), 128, 2, 8)),
     "mvtu fc 1024x16 PE1 SIMD16": ("matrix", *_mvtu((1, 1, 16), 1024, 1, 16)),
+    # ... thresholds in block RAM too (512 words of 4 entries), and weights a plan placed in
+    # block RAM although the rule keeps them in logic (144 words of 512 bits: 14.5 BRAM36)
+    "mvtu fc 2048x8 PE4 SIMD8": ("matrix", *_mvtu((1, 1, 8), 2048, 4, 8)),
+    "mvtu conv3 6x6x64->128 PE16 SIMD32 placed": ("matrix", *_mvtu((6, 6, 64), 128, 16, 32, "block", kernel=3)),
     # last layer (signed sums out, no thresholds)
     "mvtu fc-last 10x256 PE2 SIMD32": ("matrix", *_mvtu((1, 1, 256), 10, 2, 32, last=True)),
     # convolutions (padding adds a mask bit per lane)

@@ -44,12 +44,17 @@ def describe(resources: dict) -> str:
     return ", ".join(f"{value:,.0f} {key.upper()}" for key, value in resources.items())
 
 
+# where a matrix unit's weights sit (the report's "weights"), as the stage table says it
+_PLACES = {"block": "block RAM", "logic": "LUTs"}
+
+
 def render_html(data: dict) -> str:
     e = html.escape
     p = data["predicted"]
     rows = "".join(
         f"<tr><td>{e(s['name'])}</td><td>{e(s['kind'])}</td><td>{e(s['layer'])}</td><td>{s['pe']}</td><td>{s['simd']}</td>"
-        f"<td>{s['cycles']:,}</td><td>{s['lut']:,}</td><td>{s['bram36']:g}</td></tr>" for s in data["layers"])
+        f"<td>{s['cycles']:,}</td><td>{s['lut']:,}</td><td>{s['bram36']:g}</td><td>{_PLACES.get(s.get('weights'), '')}</td></tr>"
+        for s in data["layers"])
     v = data.get("verification")
     verified = ("not run" if not v else
                 f"{v['frames']} frames, {'bit exact' if v['bit_exact'] else 'MISMATCH'}, "
@@ -75,7 +80,7 @@ td:first-child, td:nth-child(2), td:nth-child(3), th {{ text-align: left; }}
 {_resource_table(data)}
 {_timing_section(data.get("timing"))}
 <h2>Stages</h2>
-<table><tr><th>stage</th><th>kind</th><th>layer</th><th>PE</th><th>SIMD</th><th>cycles/frame</th><th>LUT</th><th>BRAM36</th></tr>
+<table><tr><th>stage</th><th>kind</th><th>layer</th><th>PE</th><th>SIMD</th><th>cycles/frame</th><th>LUT</th><th>BRAM36</th><th>weights in</th></tr>
 {rows}</table>
 </body></html>
 """

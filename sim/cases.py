@@ -36,13 +36,14 @@ class Case:
         return unpack_beats([beat], self.out_type, self.out_count)
 
 
-def mvtu_case(layer, pe, simd, frames=2, seed=0):
-    """An MVTU fed the golden model's window vectors directly (no sliding window unit)."""
+def mvtu_case(layer, pe, simd, frames=2, seed=0, weights=None):
+    """An MVTU fed the golden model's window vectors directly (no sliding window unit); its
+    weights placed as ``weights`` says (None: by the rule)."""
     x = random_stream(seed, layer.in_shape, layer.in_type, frames)
     vectors, valid = golden.windows(layer, x)
     out = golden.forward_layer(layer, x)
     bits = layer.out_type.bits
-    mvtu = MVTU(layer, pe, simd)
+    mvtu = MVTU(layer, pe, simd, weights=weights)
     return Case(mvtu, pack_windows(layer, vectors, valid, simd), pack_beats(out, bits, pe), bits,
                 pe, layer.out_type, frames * layer.out_shape.pixels * cycles_per_pixel(layer, pe, simd))
 

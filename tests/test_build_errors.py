@@ -107,7 +107,7 @@ def test_folding_file_is_written_and_accepted(tmp_path, capsys):
     assert "rate fixed by the folding file" in again.report_html.read_text()
     code, err = _build(tmp_path, capsys, "--board", "pynq-z1", out="neither")
     assert code == UsageError.exit_code and "give --fps" in err and "--folding" in err
-    folding.write_text(folding.read_text().replace("pe: ", "pe: 3", 1))
+    folding.write_text(folding.read_text().replace("pe: ", "pe: 9", 1))     # 9P divides no layer
     code, err = _build(tmp_path, capsys, "--fps", "5000", "--board", "pynq-z1", "--folding", str(folding), out="bad")
     assert code == UsageError.exit_code and "does not divide" in err
 

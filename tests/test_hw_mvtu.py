@@ -29,6 +29,8 @@ CONFIGS = {
     "conv-u4-pad-last": ((3, 3, 3), 4, {"kernel": 3, "pad": 1, "in_type": U4, "last": True}, 4, 9),
     "conv-i3-pad": ((3, 4, 2), 3, {"kernel": 3, "pad": 1, "in_type": I3}, 1, 6),
     "conv-u8-nopad": ((4, 4, 3), 4, {"kernel": 3, "in_type": U8}, 2, 3),
+    # weights and thresholds in block RAM (512 words of 32 and of 24 bits); all others in logic
+    "fc-bin-block": ((1, 1, 8), 2048, {}, 4, 8),
 }
 
 
@@ -96,17 +98,37 @@ def test_mvtu_rtl_integer_last_layer():
     assert _check_cycles(result, case, layer, 5, 16, frames=6) == 2 * 4   # (10/5)(64/16)
 
 
+def test_mvtu_memory_styles():
+    """The memories go where resources.rom_style says: CONFIGS covers both places."""
+    styles = {key: MVTU(*_layer(key)).memory_styles for key in CONFIGS}
+    assert styles.pop("fc-bin-block") == ("block", "block")
+    assert set(styles.values()) == {("logic", "logic"), ("logic", None)}
+
+
+@pytest.mark.parametrize("weights", ["block", "logic"])
+def test_mvtu_placed_weights_match_golden(weights):
+    """A folding can place the weights itself (the planner moves some into idle block RAM):
+    the same results and cycles from either place."""
+    layer, pe, simd = _layer("conv-bin-pad")
+    case = mvtu_case(layer, pe, simd, frames=2, seed=1, weights=weights)
+    assert case.component.memory_styles == (weights, "logic")
+    run_case(case, Traffic(seed=7, valid_prob=0.6, ready_prob=0.6))
+    _check_cycles(run_case(case, Traffic()), case, layer, pe, simd, frames=2)
+
+
 def test_mvtu_memory_layout():
-    """Row r of the weights lives in PE r mod PE; word nf * SF + sf holds its SIMD columns."""
+    """One weight memory, as in FINN: word nf * SF + sf holds the SIMD columns of the PE rows
+    of neuron fold nf, row nf * PE + p in lane p; one threshold word of PE entries per fold."""
     layer = matrix_layer(0, (1, 1, 8), 4)
     mvtu = MVTU(layer, 2, 4)
     Fragment.get(mvtu, None)                     # elaborates (and marks it used)
-    words = mvtu.weight_words(1)
-    assert len(words) == 4                       # MW * MH / (PE * SIMD)
-    row3 = layer.weights[3]                      # nf = 1 in PE 1
-    assert words[2] == sum(int(b) << j for j, b in enumerate(row3[:4]))
-    assert words[3] == sum(int(b) << j for j, b in enumerate(row3[4:]))
-    assert [t["threshold"] for t in mvtu.threshold_words(1)] == list(layer.threshold[1::2])
+    words = mvtu.weight_words()
+    assert len(words) == 4                       # (MH / PE) * (MW / SIMD) words of PE * SIMD bits
+    row2, row3 = layer.weights[2], layer.weights[3]   # nf = 1: rows 2 and 3 in lanes 0 and 1
+    assert words[2] == sum(int(b) << j for j, b in enumerate(list(row2[:4]) + list(row3[:4])))
+    assert words[3] == sum(int(b) << j for j, b in enumerate(list(row2[4:]) + list(row3[4:])))
+    assert [[t["threshold"] for t in word] for word in mvtu.threshold_words()] == \
+        [list(layer.threshold[0:2]), list(layer.threshold[2:4])]
 
 
 @pytest.mark.parametrize("pe, simd, match", [(3, 4, "PE"), (0, 4, "PE"), (2, 5, "SIMD"),
@@ -115,6 +137,11 @@ def test_mvtu_rejects_bad_folding(pe, simd, match):
     layer = matrix_layer(0, (1, 1, 16), 4)
     with pytest.raises(ValueError, match=match):
         MVTU(layer, pe, simd)
+
+
+def test_mvtu_rejects_unknown_weight_place():
+    with pytest.raises(ValueError, match="not 'bram'"):
+        MVTU(matrix_layer(0, (1, 1, 16), 4), 2, 4, weights="bram")
 
 
 def test_mvtu_rejects_pool_layer():

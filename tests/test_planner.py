@@ -103,6 +103,28 @@ def test_fastest_on_the_pynq_z1():
         assert plan is None or not PYNQ.fits(pipeline.stages(net, plan))
 
 
+def test_idle_block_ram_takes_weights_while_luts_are_scarcer():
+    """CNV-W1A1 at 10,368 cycles per frame (--fps 9000) on the PYNQ-Z1. The rule alone leaves
+    the wide convolutions' weights in LUTs (45 of 140 BRAM36 used, LUTs the larger share);
+    placing moves conv3's (144 words of 2,048 bits: 28.5 BRAM36) and the last layer's into
+    block RAM, each move lowering the larger share, and stops before block RAM becomes it."""
+    net = _example("cnv_w1a1")
+    by_rule = planner._Planner(net, PYNQ).plan(10368)
+    placed = planner.plan(net, 10368, PYNQ)
+    assert {name: (f.pe, f.simd) for name, f in placed.items()} == \
+        {name: (f.pe, f.simd) for name, f in by_rule.items()}
+    moved = sorted(name for name, f in placed.items() if f.weights == "block")
+    assert moved == ["@cnv_w1a1/BinaryConnectAffine_2", "@cnv_w1a1/BinaryConnectConvolution_3"]
+    before, after = (pipeline.estimate(pipeline.stages(net, f))[0] for f in (by_rule, placed))
+    share = {key: [getattr(r, key) / PYNQ.board.resources[key] for r in (before, after)] for key in ("lut", "bram36")}
+    assert after.lut < before.lut and after.bram36 == before.bram36 + 29
+    assert max(share["lut"][1], share["bram36"][1]) < share["lut"][0]
+    # one move more (conv2's 14.5 BRAM36) would make block RAM the larger share than now
+    more = {**placed, "@cnv_w1a1/BinaryConnectConvolution_2":
+            dataclasses.replace(placed["@cnv_w1a1/BinaryConnectConvolution_2"], weights="block")}
+    assert pipeline.estimate(pipeline.stages(net, more))[0].bram36 / 140 > max(share["lut"][1], share["bram36"][1])
+
+
 # -- FIFO depths ---------------------------------------------------------------------------------
 
 def test_fifo_depths_absorb_the_bursts():
@@ -163,16 +185,32 @@ def test_folding_file_names_the_input_pool(tmp_path):
         folding.load(path, net)
 
 
+def test_folding_file_places_weights(tmp_path):
+    """``weights: block`` (or ``logic``) in a folding file places a layer's weight memory; the
+    planner writes it where it moves weights into idle block RAM."""
+    net = _pool_then_1x1()
+    folds = {"pool": Fold(16, 16), "conv": Fold(2, 4, "block")}
+    path = tmp_path / "folding.yaml"
+    path.write_text(folding.dump(net, folds))
+    assert yaml.safe_load(path.read_text())["layers"]["conv"] == {"pe": 2, "simd": 4, "weights": "block"}
+    assert folding.load(path, net) == folds
+    assert pipeline.stages(net, folds)[-1].details()["weights"] == "block"
+    path.write_text("layers: {pool: {pe: 16}, conv: {pe: 2, simd: 4, weights: bram}}\n")
+    with pytest.raises(folding.UsageError, match="weights: 'bram' is not a place for its weights"):
+        folding.load(path, net)
+
+
 # -- issue 11.3: the AXI DMA width -----------------------------------------------------------------
 
 def test_dma_width_is_part_of_the_fit():
     """A 1x12x12 uint8 image into a 144 -> 2 affine layer: SIMD 144 would need a 1,152-bit input
     stream, more than the 1,024 an AXI DMA carries. The fastest buildable design is PE 2,
-    SIMD 72 (576 bits), at 1 x 2 = 2 cycles per frame."""
+    SIMD 72 (576 bits), at 1 x 2 = 2 cycles per frame. (Its weights, 2 words of 144 bits, go to
+    the idle block RAM: the design is all LUTs.)"""
     net = _network((12, 12, 1), U8, [matrix_layer(1, (1, 1, 144), 2, in_type=U8, last=True, name="fc")])
     assert planner.plan(net, 1) == {"fc": Fold(2, 144)}     # what fits a board without the DMA
     assert planner.plan(net, 1, PYNQ) is None
-    assert planner.fastest(net, PYNQ) == (2, {"fc": Fold(2, 72)})
+    assert planner.fastest(net, PYNQ) == (2, {"fc": Fold(2, 72, "block")})
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +232,7 @@ def test_dma_width_build(regressions, tmp_path, capsys, fps):
     assert report["predicted"]["cycles_per_frame"] == 2
     assert report["interface"]["in_width"] == 576
     assert yaml.safe_load((tmp_path / "b" / "folding.yaml").read_text())["layers"] == \
-        {"@affine_144/BinaryConnectAffine": {"pe": 2, "simd": 72}}
+        {"@affine_144/BinaryConnectAffine": {"pe": 2, "simd": 72, "weights": "block"}}
 
 
 def test_pool_on_the_input_build(regressions, tmp_path, capsys):

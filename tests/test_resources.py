@@ -12,6 +12,7 @@ from finngen.board import boards
 from finngen.compile import folding, kinds, pipeline, resources
 from finngen import ir
 from finngen.compile.folding import Fold
+from finngen.compile.kinds.matrix import memory_styles
 from finngen.compile.resources import Resources
 from finngen.sim.layers import matrix_layer
 
@@ -56,19 +57,28 @@ def test_validation_within_documented_error(measured):
         assert m.bram36 == y["bram36"], (key, m, y)
 
 
-@pytest.mark.xfail(strict=True, reason="the pipelined matrix unit and sliding window are not yet "
-                   "recalibrated (issue 17.1): with weights in block RAM the unit takes far fewer LUTs "
-                   "than the model's terms say (worst +58%), the window's pipeline FFs are not all "
-                   "counted (-47%), and the MLP validation accelerator reads 32% low")
 def test_worst_case_within_documented_error(measured):
-    """Every calibrated component within the worst-case LUT and FF bounds, and the whole
-    accelerators of the validation within the median LUT bound."""
+    """Every calibrated component within the worst-case LUT bound, and the whole accelerators
+    of the validation within the median LUT bound."""
     errors = _errors(measured, calib.SWEEP)
     assert max(e[0] for e in errors.values()) <= calib.MAX_LUT_ERROR, errors
-    assert max(e[1] for e in errors.values()) <= calib.MAX_FF_ERROR, errors
     for key, (lut, _, m, y) in _errors(measured, calib.VALIDATION).items():
         if key.startswith("accelerator"):
             assert lut <= calib.MEDIAN_LUT_ERROR, (key, m, y)
+
+
+def test_worst_case_flip_flops_within_documented_error(measured):
+    """Every calibrated component but the sliding windows within the worst-case FF bound."""
+    errors = _errors(measured, {k: v for k, v in calib.SWEEP.items() if v[0] != "window"})
+    assert max(e[1] for e in errors.values()) <= calib.MAX_FF_ERROR, errors
+
+
+@pytest.mark.xfail(strict=True, reason="the pipelined sliding window's registers are not all counted "
+                   "(-47% at swu k3 pad1 28x28x64 SIMD64; finngen/compile/kinds/window.py, reworked with "
+                   "the window unit)")
+def test_worst_case_window_flip_flops_within_documented_error(measured):
+    errors = _errors(measured, {k: v for k, v in calib.SWEEP.items() if v[0] == "window"})
+    assert max(e[1] for e in errors.values()) <= calib.MAX_FF_ERROR, errors
 
 
 def test_shipped_coefficients_are_the_fit(measured):
@@ -109,29 +119,37 @@ LAYERS = {
 
 @pytest.mark.parametrize("name", LAYERS)
 def test_more_parallelism_more_luts(name):
-    """More PEs or more SIMD lanes cost more LUTs, from SIMD 4 (and PE 2) up. Below that the
-    deep threshold ROMs and the replay buffer, which shrink as the folds do, outweigh the tiny
-    datapath, and the model can dip by a few percent (docs/calibration.md)."""
+    """More PEs or more SIMD lanes cost more LUTs, from SIMD 4 and PE 2 up, between folds whose
+    memories sit in the same places (a ROM that moves to block RAM as it widens takes its LUTs
+    with it). Below that the deep threshold ROMs and the replay buffer, which shrink as the
+    folds do, outweigh the tiny datapath, and the model can dip by a few percent
+    (docs/calibration.md)."""
     args, kw = LAYERS[name]
     layer = matrix_layer(0, *args, **kw)
 
     def luts(pe, simd):
-        return calib.matrix_stage(layer, pe, simd).resources().lut
+        return memory_styles(layer, pe, simd), calib.matrix_stage(layer, pe, simd).resources().lut
+
+    def rising(row):
+        return all(a[1] < b[1] for a, b in zip(row, row[1:]) if a[0] == b[0])
 
     pes, simds = folding.divisors(layer.out_channels), folding.legal_simd(layer)
     for simd in (s for s in simds if s >= 4):
-        row = [luts(pe, simd) for pe in pes]
-        assert all(a < b for a, b in zip(row, row[1:])), (simd, row)
+        row = [luts(pe, simd) for pe in pes if pe >= 2]
+        assert rising(row), (simd, row)
     for pe in (p for p in pes if p >= 2):
         row = [luts(pe, simd) for simd in simds if simd >= 4]
-        assert all(a < b for a, b in zip(row, row[1:])), (pe, row)
+        assert rising(row), (pe, row)
 
 
-def test_bram_per_pe_from_aspect_ratios():
-    """A weight ROM of 512 x 64 per PE is one RAMB36 (512 x 72) each; 2048 x 8 a RAMB18."""
+def test_bram_of_packed_words_from_aspect_ratios():
+    """The weights of all PEs are one memory: 512 words of 16 x 64 bits fill 29 RAMB18 (512 x 36;
+    one 512 x 64 memory per PE took a RAMB36 each, 16), 2048 words of 2 x 8 bits one RAMB36
+    (2K x 18; per PE, a RAMB18 each). yosys measured the first (bench/calibration.json)."""
     wide = matrix_layer(0, (1, 1, 1024), 512)
-    assert calib.matrix_stage(wide, 16, 64).resources().bram36 == 16
+    assert calib.matrix_stage(wide, 16, 64).resources().bram36 == 14.5
     deep = matrix_layer(0, (1, 1, 256), 128)
+    assert memory_styles(deep, 2, 8) == ("block", "logic")
     assert calib.matrix_stage(deep, 2, 8).resources().bram36 == 1
     assert resources.memory(128, 32, rom=True).bram36 == 0          # logic: cheaper for yosys
     assert resources.memory(1023, 32).bram36 == 1                   # a RAM: RAMB36 1K x 36

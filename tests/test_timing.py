@@ -87,10 +87,12 @@ def _mvtu_latency(result, mvtu):
 @pytest.mark.rtl
 @pytest.mark.parametrize("config", MVTU_CONFIGS, ids=lambda c: f"{c[0]}-{c[1]}-pe{c[3]}-simd{c[4]}")
 def test_mvtu_latency(config):
+    """The same latency with the weights in block RAM or in LUTs."""
     shape, out_channels, options, pe, simd = config
     layer = matrix_layer(3, shape, out_channels, name="latency", **options)
-    case = mvtu_case(layer, pe, simd, frames=1)
-    assert _mvtu_latency(run_case(case, Traffic()), case.component) == case.component.latency
+    for weights in ("block", "logic"):
+        case = mvtu_case(layer, pe, simd, frames=1, weights=weights)
+        assert _mvtu_latency(run_case(case, Traffic()), case.component) == case.component.latency, weights
 
 
 def test_mvtu_depth_follows_the_width():

@@ -2,9 +2,10 @@
 7-series units (LUT6, FF, BRAM36, DSP48).
 
 The translation is per resource. A LUT6 of logic takes :data:`LUT4_PER_LUT6` LUT4s, fitted to
-nextpnr's placed ``TRELLIS_COMB`` counts (carry and LUT RAM cells included) of four real builds
-(``bench/calibrate_ecp5.py``; ``docs/calibration.md`` has the table: -28 % to +24 %, the
-ratio grows with the share of wide XNOR-popcount trees, which LUT4s build less densely).
+nextpnr's placed ``TRELLIS_COMB`` counts (carry and LUT RAM cells included) of three real builds
+(``bench/calibrate_ecp5.py``; ``docs/calibration.md`` has the table: -25 % to +28 %; one
+ratio cannot follow the mix of logic: a LUT6 with MUXF7/MUXF8 holds 64 words of a LUT ROM, a
+LUT4 16, and wide XNOR-popcount trees take more LUT4s per LUT6 than control logic does).
 Flip-flops map one for one. The serial link of the board's top level (UART, frame logic,
 CRC, timeout) is not in the estimate: :data:`LUT4_FIXED` and :data:`FF_FIXED` are its cells
 as ``synth_ecp5`` maps them. A DP16KD holds a RAMB18's 18 kbit in the same shapes
@@ -16,7 +17,7 @@ import math
 
 __all__ = ["usage", "LUT4_PER_LUT6", "LUT4_FIXED", "FF_FIXED"]
 
-LUT4_PER_LUT6 = 1.49
+LUT4_PER_LUT6 = 1.70
 LUT4_FIXED = 366    # the link: 286 LUT4, 36 CCU2C (2 LUT4 each), 4 DPR16X4 (2 LUT4 each)
 FF_FIXED = 180
 

@@ -18,12 +18,17 @@ import yaml
 
 from .. import ir
 from ..errors import UsageError
+from .resources import ROM_PLACES
 
 
 @dataclass(frozen=True)
 class Fold:
     pe: int
     simd: int
+    # where a matrix layer's weight memory goes, "block" or "logic"; None: where
+    # finngen.compile.resources.rom_style puts it (the planner moves some to idle block RAM)
+    weights: str | None = None
+
 
 
 @functools.lru_cache(maxsize=None)
@@ -78,12 +83,14 @@ def check_pool(layer: ir.PoolLayer, fold: Fold):
 
 def dump(network: ir.Network, folds: dict) -> str:
     """The folding file: ``layers: {name: {pe: P, simd: S}}`` in network order (a pool on the
-    input: ``{pe: P}``, its channels per beat)."""
+    input: ``{pe: P}``, its channels per beat), with ``weights: block`` or ``logic`` where the
+    folding places a layer's weight memory itself."""
     lines = ["# finngen folding: PE (output channels per cycle) and SIMD (inputs per cycle) per layer",
              "layers:"]
     for layer in folded_layers(network):
         f = folds[layer.name]
-        entry = f"{{pe: {f.pe}}}" if isinstance(layer, ir.PoolLayer) else f"{{pe: {f.pe}, simd: {f.simd}}}"
+        entry = f"{{pe: {f.pe}}}" if isinstance(layer, ir.PoolLayer) else \
+            f"{{pe: {f.pe}, simd: {f.simd}{f', weights: {f.weights}' if f.weights else ''}}}"
         lines.append(f"  {yaml.safe_dump(layer.name).strip().removesuffix('...').strip()}: {entry}")
     return "\n".join(lines) + "\n"
 
@@ -117,7 +124,11 @@ def load(path, network: ir.Network) -> dict:
             fold = Fold(entry["pe"], entry["pe"])
             check_pool(layer, fold)
         else:
-            fold = Fold(entry["pe"], entry["simd"])
+            weights = entry.get("weights")
+            if weights is not None and weights not in ROM_PLACES:
+                raise UsageError(f"{path}: layer {layer.name!r}: weights: {weights!r} is not a place for its weights",
+                                 fix=f"write weights: {' or '.join(ROM_PLACES)}, or leave it out")
+            fold = Fold(entry["pe"], entry["simd"], weights)
             check(layer, fold)
         folds[layer.name] = fold
     return folds

@@ -12,14 +12,18 @@ A board limits a design twice: its resources, and the AXI DMA that feeds the acc
 whose stream is at most 1024 bits wide (:class:`Limits`). The stream widths depend on the first
 and the last layer alone, so candidates too wide are skipped while planning; resources depend
 on everything, so :func:`fastest` tests the whole plan.
+
+Where a weight memory goes follows one rule (:func:`finngen.compile.resources.rom_style`), which
+prices a block RAM at a fixed exchange rate; a plan for a board then moves the weights that rule
+leaves in LUTs into the block RAM the plan leaves idle (:func:`place_weights`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import ir
 from ..board import vivado
-from . import folding, pipeline
+from . import folding, kinds, pipeline
 from .folding import Fold
 
 
@@ -137,8 +141,40 @@ def _added(layer, followers, fold, lanes, elem, before=()) -> list:
 def plan(network: ir.Network, budget: int, limits: Limits | None = None) -> dict | None:
     """The folds (of every layer a folding names) of the pipeline with the fewest LUTs in which
     every stage takes at most ``budget`` cycles per frame (and, with ``limits``, the streams fit
-    the DMA), or None if there is none. Among equally cheap ones, the fewest MAC lanes."""
-    return _Planner(network, limits).plan(budget)
+    the DMA, and weights fill the block RAM left idle: :func:`place_weights`), or None if there
+    is none. Among equally cheap ones, the fewest MAC lanes."""
+    return _placed(network, _Planner(network, limits).plan(budget), limits)
+
+
+def place_weights(network: ir.Network, folds: dict, limits: Limits) -> dict:
+    """``folds`` with weight memories that the rule leaves in logic moved to block RAM, those
+    that save the most LUTs per BRAM36 first, while each move lowers the largest share of any
+    of the board's resources the design takes: block RAM the design leaves idle is worth LUTs
+    whatever the rule's exchange rate says, until it is the scarcer of the two."""
+    chain = pipeline.stages(network, folds)
+    moves = []
+    for stage in chain:
+        if isinstance(stage, kinds.MatrixUnit) and stage.memory_styles[0] == "logic":
+            now = stage.resources()
+            then = replace(stage, fold=replace(stage.fold, weights="block")).resources()
+            if then.lut < now.lut:
+                moves.append(((now.lut - then.lut) / (then.bram36 - now.bram36), stage.layer.name))
+    peak = _peak_share(chain, limits.board)
+    for _, name in sorted(moves, reverse=True):
+        trial = {**folds, name: replace(folds[name], weights="block")}
+        share = _peak_share(pipeline.stages(network, trial), limits.board)
+        if share < peak:
+            folds, peak = trial, share
+    return folds
+
+
+def _peak_share(chain, board) -> float:
+    used = board.usage(pipeline.estimate(chain)[0])
+    return max(used[key] / board.resources[key] for key in board.resources)
+
+
+def _placed(network, folds, limits):
+    return folds if folds is None or limits is None else place_weights(network, folds, limits)
 
 
 def budgets(network: ir.Network) -> list:
@@ -157,7 +193,7 @@ def plans(network: ir.Network, limits: Limits | None = None):
     """(budget, folds) of the cheapest plan at each of :func:`budgets` that has one, fastest first."""
     planner = _Planner(network, limits)
     for budget in budgets(network):
-        folds = planner.plan(budget)
+        folds = _placed(network, planner.plan(budget), limits)
         if folds is not None:
             yield budget, folds
 

@@ -4,9 +4,11 @@ Calibrated against yosys ``synth_xilinx -family xc7 -flatten`` on the generated 
 ``bench/calibrate_resources.py`` synthesizes a sweep, fits the :data:`LUT` coefficients and
 prints the model's error (``docs/calibration.md`` has the table). Two kinds of terms:
 
-* memories are counted the way yosys maps them (:func:`memory`): its ``memory_libmap`` pass
-  prices every candidate (block RAM tiles, LUT RAM cells, plain logic) and takes the cheapest,
-  so the LUT-versus-BRAM decision here is the same cost comparison, with yosys' own costs;
+* memories left to yosys are counted the way it maps them (:func:`memory`): its
+  ``memory_libmap`` pass prices every candidate (block RAM tiles, LUT RAM cells, plain logic)
+  and takes the cheapest, so the LUT-versus-BRAM decision here is the same cost comparison,
+  with yosys' own costs; the matrix units' ROMs are placed by finngen instead
+  (:func:`rom_style`), which tells synthesis, and priced where it places them;
 * datapath and control logic are linear in a few widths, with the fitted coefficients below.
   Flip-flops are counted from the registers the components declare.
 
@@ -21,7 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-__all__ = ["Resources", "memory", "memory_kind", "range_bits", "with_fitted", "LUT"]
+__all__ = ["Resources", "memory", "memory_kind", "rom_style", "rom_luts_per_bit", "range_bits",
+           "with_fitted", "bram36", "LUT", "LUTS_PER_BRAM36", "ROM_PLACES"]
 
 
 @dataclass(frozen=True)
@@ -69,12 +72,12 @@ class Resources:
 # component kind) and prints them; docs/calibration.md records the fit and its error.
 LUT = {
     # MVTU, per PE
-    "xnor_popcount": 2.62,   # per SIMD lane, bipolar input: XNOR with the weight, popcount tree
-    "int_mac": 2.63,         # per SIMD lane and input bit, integer input: +-x, adder tree
-    "accumulate": 1.02,      # per accumulator bit: accumulator adder, 2c - n, threshold compare
-    "rom_logic": 0.7,       # per LUT of the weight/threshold ROMs in logic (_rom_luts_per_bit)
+    "xnor_popcount": 2.04,   # per SIMD lane, bipolar input: XNOR with the weight, popcount tree
+    "int_mac": 2.23,         # per SIMD lane and input bit, integer input: +-x, adder tree
+    "accumulate": 1.04,      # per accumulator bit: accumulator adder, 2c - n, threshold compare
+    "rom_logic": 1.1,         # per LUT of the weight/threshold ROMs in logic (rom_luts_per_bit)
     # MVTU, once: fold counters, pipeline flags, the replay mux, valid-tap count, handshakes
-    "mvtu_control": 0.0,
+    "mvtu_control": 29.12,
     # sliding window unit, per line-buffer address bit: its dozen counters and pointer adders
     # are about that wide
     "swu_address": 20.16,
@@ -103,7 +106,10 @@ RAMB36_SHAPES = ((512, 72), (1024, 36), (2048, 18), (4096, 9), (8192, 4), (16384
 
 
 def _blocks(depth, width, shapes):
-    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in shapes)
+    """Blocks of the best shape. A memory deeper than a block is cut into slices of the
+    block's depth, which yosys lays side by side (one wide word per row, a mux on the output):
+    9216x64 in 1Kx36 blocks is 9 slices of 64 bits, 576 bits wide, 16 blocks."""
+    return min(math.ceil(math.ceil(depth / d) * width / w) for d, w in shapes)
 
 
 def memory_kind(depth: int, width: int, *, rom: bool = False, sync: bool = True) -> str:
@@ -126,8 +132,9 @@ def _lutram_cells(depth, width):
     return math.ceil(depth / 64) * math.ceil(width / 3)
 
 
-def _bram36(depth, width):
-    """Block RAMs in RAMB36 units; yosys takes RAMB36 over two RAMB18 (259 < 262)."""
+def bram36(depth: int, width: int) -> float:
+    """Block RAMs in RAMB36 units of a memory in block RAM; yosys takes RAMB36 over two RAMB18
+    (259 < 262)."""
     b18 = RAMB18_COST * _blocks(depth, width, RAMB18_SHAPES)
     b36 = RAMB36_COST * _blocks(depth, width, RAMB36_SHAPES)
     if b36 <= b18:
@@ -135,14 +142,46 @@ def _bram36(depth, width):
     return 0.5 * _blocks(depth, width, RAMB18_SHAPES)
 
 
-def _rom_luts_per_bit(depth):
-    """LUTs per output bit of a ROM in logic, as yosys/abc map the MVTU's ROMs, which a counter
-    addresses: LUT5s of 32 words joined by 2:1 muxes in LUTs. (A ROM read straight from a port or
-    a plain register packs 64 words per LUT6 and joins four with MUXF7/MUXF8, no LUTs: about a
-    quarter of this. The sweep's memory probes show both.)"""
+def rom_luts_per_bit(depth: int) -> int:
+    """LUTs per output bit of a ROM in logic whose address is a register (as yosys and abc map
+    the MVTU's ROMs, read from a copy of the fold counter): up to 256 words, LUT6s of 64 words
+    joined by MUXF7/MUXF8, which are not LUTs; deeper, those groups joined by muxes in LUTs.
+    (Read straight from a counter, yosys maps the same ROM about four times as large:
+    :func:`_counter_rom_luts_per_bit`; the MVTU reads from a copy.)"""
     if depth <= 1:
         return 0            # a constant
+    return math.ceil(depth / 64) + 2 * (math.ceil(depth / 256) - 1)
+
+
+def _counter_rom_luts_per_bit(depth):
+    """LUTs per output bit of a ROM in logic that a counter addresses directly: yosys and abc
+    build trees of 32-word LUT5s joined by 2:1 muxes in LUTs."""
+    if depth <= 1:
+        return 0
     return 2 * math.ceil(depth / 32) - 1
+
+
+# LUTs a block RAM is worth when choosing where a ROM goes: the xc7z020's (PYNQ-Z1, PYNQ-Z2)
+# 53,200 LUTs over its 140 BRAM36, so a ROM takes whichever uses the smaller share of the part.
+# The shipped boards range from 327 (Ultra96) to 813 (KV260) LUTs per BRAM36 (an ECP5 about
+# 560 LUT6s); one rate keeps the hardware of a folding the same on every board.
+LUTS_PER_BRAM36 = 53200 / 140
+
+
+# where a ROM can go: rom_style's answers, a folding's ``weights`` values
+ROM_PLACES = ("block", "logic")
+
+
+def rom_style(depth: int, width: int) -> str:
+    """Where a ROM of ``depth`` words of ``width`` bits goes: ``"block"`` (block RAM, read
+    synchronously) or ``"logic"`` (LUTs, read from a registered address). The cheaper at
+    :data:`LUTS_PER_BRAM36`: block RAM when it is deep enough to fill the blocks, logic when
+    shallow. The MVTU asks this and forces the answer on synthesis, and its stage kind prices
+    the same answer."""
+    if depth <= 1:
+        return "logic"
+    in_logic = width * rom_luts_per_bit(depth)
+    return "block" if bram36(depth, width) * LUTS_PER_BRAM36 < in_logic else "logic"
 
 
 def memory(depth: int, width: int, *, rom: bool = False, sync: bool = True,
@@ -150,13 +189,13 @@ def memory(depth: int, width: int, *, rom: bool = False, sync: bool = True,
     """The resources of one memory as yosys maps it, including its read register (the FFs of a
     synchronous read port, which a block RAM has inside). ``single_port``: reads and writes share
     one address (LUT RAM then packs 64 x 1 per LUT). A ROM in logic is counted as yosys maps one
-    that a counter addresses, as in the MVTU (:func:`_rom_luts_per_bit`)."""
+    that a counter addresses (:func:`_counter_rom_luts_per_bit`)."""
     if depth < 1 or width < 1:
         return Resources()
     kind = memory_kind(depth, width, rom=rom, sync=sync)
     read_ff = width if sync else 0
     if kind == "bram":
-        return Resources(bram36=_bram36(depth, width))
+        return Resources(bram36=bram36(depth, width))
     if kind == "lutram":
         if single_port and depth > 32:
             # RAM64X1S / RAM128X1S / RAM256X1S: 64 words per LUT, then a mux per bit
@@ -167,7 +206,7 @@ def memory(depth: int, width: int, *, rom: bool = False, sync: bool = True,
         mux = width * (math.ceil(depth / 64) - 1) + (2 if depth > 64 else 0)
         return Resources(lut=4 * cells + mux, ff=read_ff)
     if rom:
-        return Resources(lut=width * _rom_luts_per_bit(depth), ff=read_ff if depth > 1 else 0)
+        return Resources(lut=width * _counter_rom_luts_per_bit(depth), ff=read_ff if depth > 1 else 0)
     # a RAM of a word or two in registers, with a mux per bit to read it
     return Resources(lut=width * (depth - 1), ff=depth * width + read_ff)
 

@@ -8,24 +8,32 @@ input vector once, keeps them in a small buffer and replays them for each of the
 Pipeline (see :attr:`MVTU.latency`), one stage per cycle and no stall inside it:
 
 * stage 0: fold counters pick the weight word (``nf * SF + sf``) and the input beat (from the
-  stream while ``nf == 0``, else from a replay buffer); the memories are read synchronously;
+  stream while ``nf == 0``, else from a replay buffer); the memories are read;
 * stage 1: the read data, then registered again (the block RAM's output register in Vivado);
 * the XNOR-popcount (bipolar inputs) or signed sum of ``+-x`` (integer inputs) per PE, as an
   adder tree with a register rank every two adder levels (none for a narrow SIMD), then the
   accumulators; for bipolar inputs ``2 * agreements - valid taps`` in a stage of its own;
 * the threshold compare (hidden layers) in a stage of its own, into an output FIFO.
 
+The weights are one memory, as in FINN: word ``nf * SF + sf`` holds the ``SIMD`` columns of
+all ``PE`` rows of the fold, ``PE * SIMD`` bits; the thresholds likewise one word of ``PE``
+entries per neuron fold. Each memory goes where
+:func:`finngen.compile.resources.rom_style` says (the stage kind prices the same answer), and
+synthesis is told so: a block RAM read synchronously (``rom_style = "block"``), or LUTs read
+from a register that copies the address (``logic_block``), which yosys maps about four times
+smaller than the same ROM read straight from the fold counter.
+
 Back-pressure stops only the fold counters: a beat that finishes an output is issued only when
 the output FIFO has an entry reserved for it, so nothing in the datapath waits for ``o.ready``
 and no combinational path runs from ``o.ready`` to ``i.ready``.
 """
-import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import ir
-from ..compile.kinds.matrix import cycles_per_pixel
+from ..compile.kinds.matrix import cycles_per_pixel, memory_styles
+from ..compile.resources import ROM_PLACES
 from .arith import pipelined_tree_sum, tree_levels, tree_registers
 from .fifo import BUFFERED_LATENCY, StreamFIFO
 from .packing import lanes, require_divisor, window_shape
@@ -50,6 +58,9 @@ class MVTU(wiring.Component):
         Output channels computed in parallel; divides ``layer.out_channels``.
     simd : int
         Input elements consumed per cycle; divides ``layer.fan_in``.
+    weights : ``"block"``, ``"logic"`` or None
+        Where the weight memory goes; None: where :func:`finngen.compile.resources.rom_style`
+        puts it.
 
     Members
     -------
@@ -60,14 +71,17 @@ class MVTU(wiring.Component):
         channel for hidden layers, a signed ``acc_bits`` integer for the last layer.
     """
 
-    def __init__(self, layer, pe, simd):
+    def __init__(self, layer, pe, simd, weights=None):
         if not isinstance(layer, ir.MatrixLayer):
             raise TypeError(f"An MVTU implements an ir.MatrixLayer, not {layer!r}")
+        if weights not in (None, *ROM_PLACES):
+            raise ValueError(f"The weights go to {' or '.join(map(repr, ROM_PLACES))} (or None), not {weights!r}")
         require_divisor(layer.out_channels, pe, "PE", f"the output channels of {layer.name}")
         require_divisor(layer.fan_in, simd, "SIMD", f"the fan-in of {layer.name}")
         self.layer = layer
         self.pe = pe
         self.simd = simd
+        self.weights = weights
         self.neuron_folds = layer.out_channels // pe
         self.synapse_folds = layer.fan_in // simd
         self.out_bits = layer.out_type.bits
@@ -82,18 +96,28 @@ class MVTU(wiring.Component):
 
     # -- memory contents ----------------------------------------------------------------------
 
-    def weight_words(self, p):
-        """PE ``p``'s weight memory: word ``nf * SF + sf`` holds row ``nf * PE + p``, columns
-        ``[sf * SIMD, (sf + 1) * SIMD)``, column ``j`` at bit ``j``."""
-        rows = self.layer.weights[p::self.pe].reshape(-1, self.simd).astype(np.uint64)
-        # shifts in Python ints: SIMD can exceed 64
-        return [sum(int(bit) << j for j, bit in enumerate(row)) for row in rows]
+    def weight_words(self):
+        """The weight memory: word ``nf * SF + sf`` holds, in bits ``[p * SIMD, (p + 1) * SIMD)``,
+        columns ``[sf * SIMD, (sf + 1) * SIMD)`` of row ``nf * PE + p``, column ``j`` at bit ``j``
+        of its lane."""
+        pe, simd = self.pe, self.simd
+        # (nf, p, sf, j) -> (nf, sf, p, j): a word is one synapse fold of the PE rows of a fold
+        bits = self.layer.weights.reshape(self.neuron_folds, pe, self.synapse_folds, simd)
+        bits = bits.transpose(0, 2, 1, 3).reshape(-1, pe * simd)
+        # shifts in Python ints: words are wider than 64 bits
+        return [int("".join("1" if b else "0" for b in word[::-1]), 2) for word in bits]
 
-    def threshold_words(self, p):
-        """PE ``p``'s threshold memory: entry ``nf`` for channel ``nf * PE + p``."""
-        layer = self.layer
-        return [{"threshold": int(t), "invert": int(inv)}
-                for t, inv in zip(layer.threshold[p::self.pe], layer.invert[p::self.pe])]
+    def threshold_words(self):
+        """The threshold memory: word ``nf`` holds, in lane ``p``, channel ``nf * PE + p``."""
+        layer, pe = self.layer, self.pe
+        entries = [{"threshold": int(t), "invert": int(inv)} for t, inv in zip(layer.threshold, layer.invert)]
+        return [entries[nf * pe:(nf + 1) * pe] for nf in range(self.neuron_folds)]
+
+    @property
+    def memory_styles(self) -> tuple:
+        """Where the (weights, thresholds) memories go: ``"block"`` or ``"logic"`` each
+        (thresholds ``None`` for the last layer)."""
+        return memory_styles(self.layer, self.pe, self.simd, self.weights)
 
     # -- pipeline ------------------------------------------------------------------------------
 
@@ -181,13 +205,8 @@ class MVTU(wiring.Component):
         beat_in = Value.cast(self.i.payload)
         beat1 = Signal(len(beat_in), reset_less=True)
         m.d.sync += beat1.eq(beat_in)
-        weights1 = []
-        for p in range(pe):
-            mem = memory.Memory(shape=simd, depth=NF * SF, init=self.weight_words(p))
-            m.submodules[f"weights{p}"] = mem
-            port = mem.read_port()
-            m.d.comb += port.addr.eq(waddr)
-            weights1.append(port.data)
+        weight_style, threshold_style = self.memory_styles
+        weights1 = _rom(m, "weights", unsigned(pe * simd), self.weight_words(), weight_style, waddr)
         now = next_stage()
         if NF > 1:
             m.submodules.vector = vector = memory.Memory(shape=len(beat_in), depth=SF, init=[])
@@ -198,8 +217,8 @@ class MVTU(wiring.Component):
 
         # Stage 2: the memory outputs, registered (a block RAM's own output register).
         beat2 = Signal(len(beat_in), reset_less=True)
-        weights2 = [Signal(simd, name=f"weights2_{p}", reset_less=True) for p in range(pe)]
-        m.d.sync += [beat2.eq(beat1)] + [w2.eq(w1) for w2, w1 in zip(weights2, weights1)]
+        weights2 = Signal(pe * simd, reset_less=True)
+        m.d.sync += [beat2.eq(beat1), weights2.eq(weights1)]
         next_stage()
         beat2 = data.View(self.i.payload.shape(), beat2) if masked else beat2
         x = beat2.data if masked else beat2
@@ -210,7 +229,7 @@ class MVTU(wiring.Component):
         # and registers the sum beside it: a flag that reaches every accumulator bit of every
         # PE must not feed their adders too (at PE 64 its routing alone took most of a 150 MHz
         # cycle), and a reset pin adds no logic after it.
-        partials, n_valid = self._partials(m, x, mask, weights2)
+        partials, n_valid = self._partials(m, x, mask, [weights2[p * simd:(p + 1) * simd] for p in range(pe)])
         for _ in range(tree_ranks(layer, simd)):
             next_stage()
         now = flags[-1]
@@ -241,17 +260,15 @@ class MVTU(wiring.Component):
         if layer.threshold is not None:
             # The threshold compare in a stage of its own; the thresholds are read two stages
             # ahead and registered, like the weights.
-            address = flags[-3]["nf"]
-            threshold_layout = data.StructLayout({"threshold": signed(layer.threshold_bits), "invert": 1})
+            entry = data.StructLayout({"threshold": signed(layer.threshold_bits), "invert": 1})
+            word = data.ArrayLayout(entry, pe)
+            read = _rom(m, "thresholds", word, self.threshold_words(), threshold_style, flags[-3]["nf"])
+            thresholds = Signal(word, reset_less=True)
+            m.d.sync += thresholds.eq(read)
             results = []
             for p, s in enumerate(sums):
-                mem = memory.Memory(shape=threshold_layout, depth=NF, init=self.threshold_words(p))
-                m.submodules[f"thresholds{p}"] = mem
-                port = mem.read_port()
-                m.d.comb += port.addr.eq(address)
-                t = Signal(threshold_layout, name=f"threshold{p}", reset_less=True)
                 bit = Signal(name=f"out{p}", reset_less=True)
-                m.d.sync += [t.eq(port.data), bit.eq((s >= t.threshold) ^ t.invert)]
+                m.d.sync += bit.eq((s >= thresholds[p].threshold) ^ thresholds[p].invert)
                 results.append(bit)
             now = next_stage()
         else:
@@ -273,3 +290,24 @@ class MVTU(wiring.Component):
         xs = lanes(x, layer.in_type, simd)
         return [pipelined_tree_sum(m, [Mux(mask[j], Mux(w[j], xs[j], -xs[j]), 0) for j in range(simd)],
                                    before=1, name=f"sum{p}") for p, w in enumerate(weights)], None
+
+
+# What synthesis is told about a ROM's place. yosys reads these (memory_libmap); Vivado reads
+# rom_style for a block ROM and infers LUTs for an asynchronous read.
+ROM_ATTRS = {"block": {"rom_style": "block"}, "logic": {"logic_block": 1}}
+
+
+def _rom(m, name, shape, words, style, address):
+    """A ROM of ``words`` placed as ``style`` says, read at ``address`` (a value of this
+    cycle): its word for that address, valid the next cycle. A block RAM is read synchronously;
+    in logic it is read asynchronously from a register holding ``address``."""
+    mem = m.submodules[name] = memory.Memory(shape=shape, depth=len(words), init=words, attrs=ROM_ATTRS[style])
+    if style == "block":
+        port = mem.read_port()
+        m.d.comb += port.addr.eq(address)
+        return port.data
+    port = mem.read_port(domain="comb")
+    held = Signal(port.addr.shape(), name=f"{name}_address", reset_less=True)
+    m.d.sync += held.eq(address)
+    m.d.comb += port.addr.eq(held)
+    return port.data

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ... import ir
 from ..folding import Fold
-from ..resources import Resources, memory, memory_kind, range_bits
+from ..resources import Resources, bram36, memory, range_bits, rom_luts_per_bit, rom_style
 from .base import Stage
 from .window import beat_bits
 
@@ -14,6 +14,23 @@ def cycles_per_pixel(layer: ir.MatrixLayer, pe: int, simd: int) -> int:
     """Cycles the unit spends on one output pixel in steady state: it reads the MW/SIMD beats of
     the pixel's vector once and replays them for MH/PE neuron folds (finngen.hw.mvtu)."""
     return (layer.out_channels // pe) * (layer.fan_in // simd)
+
+
+def memory_shapes(layer: ir.MatrixLayer, pe: int, simd: int) -> tuple:
+    """(depth, width) of the unit's weight memory, NF*SF words of PE*SIMD bits, and of its
+    threshold memory, NF words of PE entries (None for the last layer)."""
+    nf, sf = layer.out_channels // pe, layer.fan_in // simd
+    thresholds = (nf, pe * (layer.threshold_bits + 1)) if layer.threshold is not None else None
+    return (nf * sf, pe * simd), thresholds
+
+
+def memory_styles(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None = None) -> tuple:
+    """Where the unit's (weight, threshold) memories go, ``"block"`` or ``"logic"``: what
+    finngen.hw.mvtu builds and :class:`MatrixUnit` prices. :func:`~finngen.compile.resources.
+    rom_style` decides, unless ``weights`` (a :class:`~finngen.compile.folding.Fold`'s) places
+    the weights."""
+    styles = tuple(shape and rom_style(*shape) for shape in memory_shapes(layer, pe, simd))
+    return (weights or styles[0], styles[1])
 
 
 @dataclass(frozen=True)
@@ -55,8 +72,13 @@ class MatrixUnit(Stage):
         return self.fold.pe * self.fold.simd
 
     def details(self) -> dict:
-        """The matrix height (output channels) and width (fan-in), as FINN calls them."""
-        return {"mh": self.layer.out_channels, "mw": self.layer.fan_in}
+        """The matrix height (output channels) and width (fan-in), as FINN calls them, and where
+        the weights sit (block RAM or logic)."""
+        return {"mh": self.layer.out_channels, "mw": self.layer.fan_in, "weights": self.memory_styles[0]}
+
+    @property
+    def memory_styles(self) -> tuple:
+        return memory_styles(self.layer, self.fold.pe, self.fold.simd, self.fold.weights)
 
     @property
     def neuron_folds(self) -> int:
@@ -113,16 +135,15 @@ class MatrixUnit(Stage):
         nf, sf = self.neuron_folds, self.synapse_folds
         beat = self.in_beat_bits
         bipolar, thresholded = layer.in_type.bipolar, layer.threshold is not None
-        # the weight and threshold ROMs: block RAMs, and the read registers of those in logic
-        # (their LUTs are the fitted rom_logic term)
+        # the weight and threshold ROMs with the registers of their words: block RAMs, and
+        # for those in logic their address and word registers (their LUTs are the fitted
+        # rom_logic term)
         roms = self._roms()[1]
-        # the pipeline (finngen.hw.mvtu): per PE the registered weight word, the tree's register
-        # ranks, the running sum and the accumulator, the bipolar sum and the registered
-        # threshold with the output bit
+        # the pipeline (finngen.hw.mvtu): per PE the tree's register ranks, the running sum
+        # and the accumulator, the bipolar sum and the output bit
         term_bits = 1 if bipolar else layer.in_type.bits + 1
-        per_pe = Resources(ff=simd + tree_register_bits(simd, term_bits, before=0 if bipolar else 1)
-                           + layer.acc_bits * (2 + bipolar)
-                           + ((layer.threshold_bits + 2) if thresholded else 0))
+        per_pe = Resources(ff=tree_register_bits(simd, term_bits, before=0 if bipolar else 1)
+                           + layer.acc_bits * (2 + bipolar) + thresholded)
         # shared: the input beat and its registered copy, the replay buffer of one pixel's vector
         # (more than one neuron fold), fold counters, the flags that travel with each stage, a
         # padded bipolar layer's valid-tap count, and the output FIFO with its free count
@@ -137,31 +158,28 @@ class MatrixUnit(Stage):
         return roms + pe * per_pe + shared + Fifo(pe * layer.out_type.bits, out_depth).resources()
 
     def _roms(self) -> tuple:
-        """The unit's ROMs, one per PE for the weights (SIMD bits x NF*SF words) and, in hidden
-        layers, one for the thresholds (threshold and invert bits x NF words; one word is a
-        constant). Returns (LUTs of those in logic, Resources of the rest: block RAMs and the
-        read registers). yosys decides block RAM or logic per memory; in logic, identical bit
-        columns (across PEs too) merge, which matters for shallow threshold ROMs: a column of d
+        """The weight and (hidden layers) threshold memories where :func:`memory_styles` puts
+        them, and the registers their words are read into. Returns (LUTs of those in logic,
+        Resources of the rest: block RAMs and their word registers; for a ROM in logic the
+        register of its address and of its word). In logic, identical bit columns
+        merge, with their registers, which matters for shallow threshold ROMs: a column of d
         words is one of 2**d functions, so n random columns give about 2**d (1 - (1 - 2**-d)**n)."""
-        layer, pe, simd = self.layer, self.fold.pe, self.fold.simd
-        nf, sf = self.neuron_folds, self.synapse_folds
-        banks = [(nf * sf, simd)]
-        if layer.threshold is not None and nf > 1:
-            banks.append((nf, layer.threshold_bits + 1))
         luts, rest = 0, Resources()
-        for depth, width in banks:
-            if memory_kind(depth, width, rom=True) != "logic":
-                rest += pe * memory(depth, width, rom=True)
+        shapes = memory_shapes(self.layer, self.fold.pe, self.fold.simd)
+        for shape, style in zip(shapes, self.memory_styles):
+            if shape is None:
                 continue
-            columns = pe * width
+            depth, columns = shape
+            if style == "block":
+                rest += Resources(bram36=bram36(depth, columns), ff=columns)
+                continue
             if depth < 16:
                 functions = 2 ** depth
                 columns = functions * (1 - (1 - 1 / functions) ** columns)
-            one = memory(depth, 1, rom=True)
-            luts += columns * one.lut
-            rest += Resources(ff=columns * one.ff)
+            luts += columns * rom_luts_per_bit(depth)
+            rest += Resources(ff=range_bits(depth) + columns)
         return luts, rest
 
     def component(self):
         from ...hw.mvtu import MVTU
-        return MVTU(self.layer, self.fold.pe, self.fold.simd)
+        return MVTU(self.layer, self.fold.pe, self.fold.simd, weights=self.fold.weights)
