@@ -1,6 +1,7 @@
 """Sliding window unit: a feature map in, a matrix unit's input vectors out."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,36 @@ def rows(layer: ir.MatrixLayer) -> int:
     return max(k + s, 2 * k - 2 * p + s - 1)
 
 
+@dataclass(frozen=True)
+class Reads:
+    """How a sliding window with SIMD ``S`` (a divisor of the fan-in ``k * k * C``) reads its
+    line buffer. A window in (ky, kx, c) order is ``k`` row segments of ``k * C`` elements, each
+    contiguous in the line buffer; a read takes a contiguous chunk of one row segment, ``chunk =
+    gcd(S, k * C)`` elements, and ``gather = S / chunk`` reads make one output beat (more than one
+    only when a beat spans kernel rows). A line-buffer word holds ``word = gcd(chunk, C)``
+    elements (the unit's input lanes: a word never straddles two pixels), so a read takes
+    ``banks = chunk / word`` words, one from each of as many memories."""
+    chunk: int
+    gather: int
+    word: int
+    banks: int
+
+
+def reads(layer: ir.MatrixLayer, simd: int) -> Reads:
+    """The :class:`Reads` of ``layer``'s sliding window at SIMD ``simd``."""
+    chunk = math.gcd(simd, layer.kernel * layer.in_shape.channels)
+    word = math.gcd(chunk, layer.in_shape.channels)
+    return Reads(chunk, simd // chunk, word, chunk // word)
+
+
+def row_words(layer: ir.MatrixLayer, simd: int) -> int:
+    """Words between two rows of the line buffer: a row's words, rounded up to a multiple of the
+    banks so that every row starts in bank 0."""
+    r = reads(layer, simd)
+    words = layer.in_shape.width * (layer.in_shape.channels // r.word)
+    return -(-words // r.banks) * r.banks
+
+
 def beat_bits(dtype: ir.DataType, count: int, masked: bool) -> int:
     """The width of a matrix unit's input beat: ``count`` elements, plus a mask bit per element
     when the layer pads (finngen.hw.packing.window_shape lays them out)."""
@@ -36,9 +67,18 @@ def beat_bits(dtype: ir.DataType, count: int, masked: bool) -> int:
 
 @dataclass(frozen=True)
 class SlidingWindow(LaneStage):
-    """A :class:`finngen.hw.swu.SlidingWindow` with ``simd`` channels per beat, in and out."""
+    """A :class:`finngen.hw.swu.SlidingWindow` giving ``lanes`` (the SIMD of its matrix unit)
+    elements of a window per beat, taking :attr:`Reads.word` channels per beat."""
     layer: ir.MatrixLayer
     lanes: int
+
+    @property
+    def reads(self) -> Reads:
+        return reads(self.layer, self.lanes)
+
+    @property
+    def lanes_in(self) -> int:
+        return self.reads.word
 
     kind = "window"
     short = "swu"
@@ -67,14 +107,14 @@ class SlidingWindow(LaneStage):
 
     @property
     def cycles(self) -> int:
-        """It reads each input beat once and writes each window beat once, at most one of each
-        per cycle."""
-        return max(self.beats_in, self.beats_out)
+        """It writes each input beat once and reads each chunk of a window once, at most one of
+        each per cycle; a window beat leaves with its last chunk."""
+        return max(self.beats_in, self.beats_out * self.reads.gather)
 
     @property
     def latency(self) -> int:
         from ...hw.swu import SlidingWindow as Component
-        return Component.latency
+        return Component.latency_of(self.reads.gather)
 
     @property
     def payload_bits(self) -> int:
@@ -87,29 +127,39 @@ class SlidingWindow(LaneStage):
 
     @property
     def line_buffer(self) -> tuple:
-        """(depth, width) of the line buffer: :func:`rows` rows of beats."""
-        shape = self.layer.in_shape
-        return (rows(self.layer) * shape.width * (shape.channels // self.lanes),
-                self.lanes * self.layer.in_type.bits)
+        """(depth, width) of each of the line buffer's :attr:`Reads.banks` memories: :func:`rows`
+        rows of :func:`row_words` words, shared out word by word."""
+        r = self.reads
+        return (rows(self.layer) * row_words(self.layer, self.lanes) // r.banks,
+                r.word * self.layer.in_type.bits)
 
     def lut_terms(self) -> dict:
         """Its dozen counters and pointer adders are about as wide as a line-buffer address."""
         return {"swu_address": range_bits(self.line_buffer[0])}
 
     def fixed_resources(self) -> Resources:
-        layer = self.layer
+        layer, r = self.layer, self.reads
         depth, width = self.line_buffer
         k, s, (ph, pw) = layer.kernel, layer.stride, layer.pads
         shape, out = layer.in_shape, layer.out_shape
-        cf = shape.channels // self.lanes
+        cf = shape.channels // r.word
         col = (shape.width * cf + (pw + s) * cf).bit_length() + 1
         counters = (range_bits(out.height) + range_bits(out.width) + 2 * range_bits(k) + 2 * range_bits(cf)
                     + (shape.height + ph + s).bit_length() + (shape.width + pw + s).bit_length() + 2
                     + 4 * range_bits(depth) + 2 * col + 3 + range_bits(shape.height)
                     + range_bits(shape.width) + 2)
         # padding taps leave as zeros: an AND per data bit behind the line buffer
-        pad_mux = width if layer.has_padding else 0
-        return memory(depth, width) + Resources(lut=pad_mux, ff=counters)
+        luts = r.chunk * layer.in_type.bits if layer.has_padding else 0
+        if r.banks > 1:
+            # the read's column as quotient and phase, the writer's row, a mask bit per word; per
+            # further bank a read address adder, a pair of column compares, and a banks:1 mux per
+            # bit that rotates the words of a read into place (a LUT6 muxes 4 inputs)
+            counters += 2 * col + 2 * range_bits(r.banks) + range_bits(depth) + r.banks
+            luts += (r.banks - 1) * (range_bits(depth) + (col if layer.has_padding else 0))
+            luts += r.chunk * layer.in_type.bits * math.ceil((r.banks - 1) / 3)
+        # the chunks of a beat wait in the output register
+        counters += 2 * range_bits(r.gather) + (r.gather - 1) * r.chunk * (layer.in_type.bits + layer.has_padding)
+        return memory(depth, width) * r.banks + Resources(lut=luts, ff=counters)
 
     def component(self):
         from ...hw.swu import SlidingWindow as Component
