@@ -105,29 +105,33 @@ def test_swu_frame_period(key):
 
 
 @pytest.mark.parametrize("key, reads", [
-    ("k3-pad1", (3, 1, 3, 1)), ("k3-pad1-c3-simd9", (9, 1, 3, 3)), ("k3-pad1-c3-simd27", (9, 3, 3, 3)),
-    ("k5-c1-simd5", (5, 1, 1, 5)), ("k5-c1-simd25", (5, 5, 1, 5)), ("k3-pad1-c64-simd48", (48, 1, 16, 3)),
-    ("k3-c64-simd96", (96, 1, 32, 3)), ("k3-pad1-c64-simd192", (192, 1, 64, 3)),
-    ("k3-pad1-c64-simd288", (96, 3, 32, 3))])
+    ("k3-pad1", (3, 1, 1, 3, 1)), ("k3-pad1-c3-simd9", (9, 1, 1, 3, 3)), ("k3-pad1-c3-simd27", (9, 3, 1, 3, 3)),
+    ("k5-c1-simd5", (5, 1, 1, 1, 5)), ("k5-c1-simd25", (5, 5, 1, 1, 5)), ("k3-pad1-c64-simd48", (48, 1, 1, 16, 3)),
+    ("k3-c64-simd96", (96, 1, 1, 32, 3)), ("k3-pad1-c64-simd192", (192, 1, 1, 64, 3)),
+    ("k3-pad1-c64-simd288", (96, 1, 3, 32, 3)), ("k3-stride2-pad1-simd18", (6, 1, 3, 2, 3))])
 def test_swu_reads(key, reads):
-    """(chunk, gather, word, banks): a read is the largest run of one kernel row a beat is made
-    of, from words of as many channels as divide both it and the channels."""
+    """(chunk, rows, gather, word, banks): a chunk is the largest run of one kernel row a beat is
+    made of, from words of as many channels as divide both it and the channels; a read takes a
+    beat's whole kernel rows at once, or one chunk of a beat that splits them."""
     layer, simd = _layer(key)
     r = SlidingWindow(layer, simd).reads
-    assert (r.chunk, r.gather, r.word, r.banks) == reads
+    assert (r.chunk, r.rows, r.gather, r.word, r.banks) == reads
 
 
 @pytest.mark.rtl
-def test_swu_rtl_spanning_taps():
-    """Verilator: SIMD 18 over a 3x3 window of 4 channels with stride 2 and padding on every
-    side: chunks of 3 words from 3 memories, 3 gathered per beat, with back-pressure; then
-    without, frames every 72 cycles (its 70 input beats, its 72 reads)."""
-    layer, simd = _layer("k3-stride2-pad1-simd18")
+@pytest.mark.parametrize("key, period", [("k3-stride2-pad1-simd18", 72), ("k5-pad2-c1-simd25", 30)])
+def test_swu_rtl_spanning_taps(key, period):
+    """Verilator, with back-pressure, then without at the stage kind's frame period: SIMD 18 over
+    a 3x3 window of 4 channels with stride 2 and padding on every side (chunks of 3 words from 3
+    banks, 3 reads per beat; 70 input beats, 72 reads a frame); SIMD 25 over a 5x5 window of one
+    channel padded by 2 (5 rows of 5 banks read at once: 30 beats in, 30 windows out)."""
+    layer, simd = _layer(key)
     frames = 4
     case = swu_case(layer, simd, frames=frames, seed=7)
-    run_case(case, Traffic(seed=8, valid_prob=0.6, ready_prob=0.7), rtl_name="swu_spanning")
-    out = run_case(case, Traffic(), rtl_name="swu_spanning").out_cycles
-    assert np.diff(out[::len(out) // frames])[1:].tolist() == [72, 72] == [kinds.SlidingWindow(layer, simd).cycles] * 2
+    run_case(case, Traffic(seed=8, valid_prob=0.6, ready_prob=0.7), rtl_name=f"swu_{key}")
+    out = run_case(case, Traffic(), rtl_name=f"swu_{key}").out_cycles
+    assert np.diff(out[::len(out) // frames])[1:].tolist() == [period] * 2
+    assert kinds.SlidingWindow(layer, simd).cycles == period
 
 
 @pytest.mark.rtl

@@ -53,15 +53,14 @@ def _small_cnn():
 # -- plans and budgets -------------------------------------------------------------------------
 
 def test_small_cnn_floor_and_plans_meet_budgets():
-    """The slowest layer at full parallelism sets the floor: conv0's window reads a kernel row
-    (3 taps x 3 channels) per cycle, 64 pixels x 3 rows = 192 reads, and its unit at PE 16,
-    SIMD 9 takes 64 x 1 x 3 = 192 cycles (SIMD 27 would gather three reads per beat: no
-    faster, and PE 16 x SIMD 27 lanes cost more)."""
+    """The input sets the floor: 64 pixels of 3 channels, a beat each. conv0's window reads a
+    whole 3x3x3 window per cycle (3 kernel rows at once), 64 reads, and its unit at PE 16,
+    SIMD 27 takes 64 x 1 x 1 = 64 cycles; at 192 cycles SIMD 9 (a kernel row per read) will do."""
     net = _small_cnn()
-    assert planner.plan(net, 191) is None
-    folds = planner.plan(net, 192)
-    assert folds["conv0"] == Fold(16, 9)
-    for budget in (192, 576, 1000, 2000, 5000, 20000):
+    assert planner.plan(net, 63) is None
+    assert planner.plan(net, 64)["conv0"] == Fold(16, 27)
+    assert planner.plan(net, 192)["conv0"] == Fold(16, 9)
+    for budget in (64, 192, 576, 1000, 2000, 5000, 20000):
         chain = pipeline.stages(net, planner.plan(net, budget))
         assert all(stage.cycles <= budget for stage in chain), budget
     # the loosest budget: conv0 at PE 1, SIMD 1 takes 64 x 16 x 27 = 27,648 cycles, the most of
@@ -95,10 +94,10 @@ def test_ff_and_bram_can_rise_so_fps_max_does_not_bisect():
 
 
 def test_fastest_on_the_pynq_z1():
-    """The examples' --fps max on the PYNQ-Z1: a plan one budget faster does not fit. (digits_cnn's
-    first convolution, on a one-channel 8x8 image, reads a kernel row of 3 taps per cycle:
-    64 pixels x 3 rows = 192 cycles; with SIMD confined to the channels it took 576.)"""
-    for name, expected in (("digits_mlp", 16), ("digits_cnn", 192)):
+    """The examples' --fps max on the PYNQ-Z1: a plan one budget faster does not fit. (digits_cnn
+    takes its 8x8 one-channel image at a pixel per cycle, 64 cycles, its first window a whole
+    3x3 window per cycle; with SIMD confined to the channels, a tap per cycle, it took 576.)"""
+    for name, expected in (("digits_mlp", 16), ("digits_cnn", 64)):
         net = _example(name)
         budget, folds = planner.fastest(net, PYNQ)
         assert budget == expected and PYNQ.fits(pipeline.stages(net, folds))

@@ -5,12 +5,15 @@ the unit emits the ``k * k * C / simd`` beats of its window in (ky, kx, c) order
 elements each (any divisor of ``k * k * C``); taps in the zero padding come out as data 0 with
 the mask bits 0. How it reads (:func:`finngen.compile.kinds.window.reads`): a window is ``k`` row
 segments of ``k * C`` elements, each a run of consecutive line-buffer words; every cycle the
-reader takes ``banks`` consecutive words of one segment (a chunk), and ``gather`` chunks make
-an output beat. Word ``a`` of a row lives in memory ``a mod banks`` at ``a // banks``, and every
-row starts in memory 0, so a chunk starting at word column ``q * banks + phase`` reads address
-``q + 1`` in the memories below ``phase`` and ``q`` in the others, then rotates the words into
-place. (A chunk reaching into the left or right padding reads garbage for the words outside
-the row, which are masked; the words inside get the right addresses.)
+reader takes ``banks`` consecutive words (a chunk) of one segment, or of ``rows`` consecutive
+segments at once, and ``gather`` reads make an output beat. Word ``a`` of a row lives in bank
+``a mod banks`` at ``a // banks``, and every row starts in bank 0, so a chunk starting at word
+column ``q * banks + phase`` reads address ``q + 1`` in the banks below ``phase`` and ``q`` in
+the others, then rotates the words into place. (A chunk reaching into the left or right padding
+reads garbage for the words outside the row, which are masked; the words inside get the right
+addresses.) When a read takes several rows, each ring row has banks of its own
+(:func:`~finngen.compile.kinds.window.row_banks`), all read at once, and the read's rows are
+rotated into place likewise.
 
 Rows live in a ring buffer of a few rows (:attr:`SlidingWindow.rows`: ``k + stride``, or up to
 ``2k - 2pad + stride - 1``; never the whole image). A writer fills it from the input stream
@@ -96,28 +99,48 @@ class SlidingWindow(wiring.Component):
         H, W = layer.in_shape.height, layer.in_shape.width
         OH, OW = layer.out_shape.height, layer.out_shape.width
         CF = layer.in_shape.channels // reads.word     # words per pixel
-        T, G = reads.banks, reads.gather
-        J = k * CF // T                                # reads per window row
+        T, G, N = reads.banks, reads.gather, reads.rows
+        J = k * CF // T                                # chunks per row segment
         R = self.rows
-        row_q = window.row_words(layer, self.simd) // T     # a row's addresses in each memory
-        depth = R * row_q
+        RB = window.row_banks(layer, self.simd)        # 1, or R: each ring row in banks of its own
+        row_q = window.row_words(layer, self.simd) // T     # a row's addresses in each bank
+        depth = R // RB * row_q
         row_words = W * CF                                  # a row's words holding pixels
 
-        banks = []
-        for b in range(T):
-            m.submodules[f"lines{b}"] = lines = memory.Memory(shape=len(self.i.payload), depth=depth, init=[])
-            banks.append((lines.write_port(), lines.read_port()))
+        memories = [[] for _ in range(RB)]      # [row bank][bank]: (write port, read port)
+        for r in range(RB):
+            for b in range(T):
+                m.submodules[f"lines{r}_{b}"] = lines = memory.Memory(shape=len(self.i.payload), depth=depth,
+                                                                       init=[])
+                memories[r].append((lines.write_port(), lines.read_port()))
+
+        def ring(name, row):
+            """Registers holding where ring row ``row`` (mod R) starts: its row bank, and the
+            address of its first word in that row bank's banks (one of them is constant)."""
+            row %= R
+            return (Signal(range(RB), name=f"{name}_bank", init=row % RB),
+                    Signal(range(depth), name=f"{name}_base", init=row // RB * row_q))
+
+        def step(position, rows):
+            """``position`` moved on by the constant ``rows`` rows."""
+            bank, base = position
+            if RB == 1:
+                return bank, add_mod(base, rows % R * row_q, depth)
+            return add_mod(bank, rows % R, RB), base
+
+        def assign(position, value):
+            return [position[0].eq(value[0]), position[1].eq(value[1])]
 
         # -- reader position (registers) --
         oy, ox = Signal(range(OH)), Signal(range(OW))
-        ky, j = Signal(range(k)), Signal(range(J))
-        gathered = Signal(range(G))            # chunks of the current output beat read so far
+        ky, j = Signal(range(k)), Signal(range(J))      # ky: the read's first kernel row
+        gathered = Signal(range(G))            # reads of the current output beat so far
         # with a pad of k or more, whole windows lie in the padding: top runs up to H + p - k
         top = Signal(signed(len(Const(H + p + s)) + 1), init=-p)     # oy * s - p
         left = Signal(signed(len(Const(W + pw + s)) + 1), init=-pw)    # ox * s - pw
-        frame_base = Signal(range(depth))      # address of the reader frame's row 0
-        top_base = Signal(range(depth), init=(-p * row_q) % depth)   # ... of row `top`
-        row_base = Signal(range(depth), init=(-p * row_q) % depth)   # ... of row top + ky
+        frame_row = ring("frame", 0)           # the reader frame's row 0
+        top_row = ring("top", -p)              # ... row `top`
+        read_row = ring("read", -p)            # ... row top + ky
         col_shape = signed(len(Const(row_words + (pw + s) * CF)) + 1)
         # the window's first word column (left * CF), and the chunk's (left * CF + j * T), each
         # also as floor quotient and phase by T, kept incrementally (no divider in hardware)
@@ -131,7 +154,8 @@ class SlidingWindow(wiring.Component):
         wy, wx = Signal(range(H)), Signal(range(W))
         wcf = Signal(range(CF))
         wphase = Signal(range(T))
-        waddr, wrow = Signal(range(depth)), Signal(range(depth))   # bank address, and its row's
+        write_row = ring("write", 0)
+        waddr = Signal(range(depth))            # the word's address in its bank
 
         # The writer may write row wy (of frame reader + ahead) if it is fewer than R rows past
         # the first row the reader still needs.
@@ -140,8 +164,10 @@ class SlidingWindow(wiring.Component):
         writer_row = wy + Mux(ahead == 1, H, 0) - Mux(ahead == -1, H, 0)
         m.d.comb += self.i.ready.eq((ahead != 2) & (writer_row < first_needed + R))
         write = self.i.valid & self.i.ready
-        for b, (wr, _) in enumerate(banks):
-            m.d.comb += [wr.addr.eq(waddr), wr.data.eq(self.i.payload), wr.en.eq(write & (wphase == b))]
+        for r, banks in enumerate(memories):
+            for b, (wr, _) in enumerate(banks):
+                m.d.comb += [wr.addr.eq(waddr), wr.data.eq(self.i.payload),
+                             wr.en.eq(write & (write_row[0] == r) & (wphase == b))]
         row_done = (wx == W - 1) & (wcf == CF - 1)
         writer_done = Signal()
         m.d.comb += writer_done.eq(write & (wy == H - 1) & row_done)
@@ -149,9 +175,9 @@ class SlidingWindow(wiring.Component):
             m.d.sync += [wphase.eq(Mux(wphase == T - 1, 0, wphase + 1)),
                          waddr.eq(Mux(wphase == T - 1, waddr + 1, waddr))]
             with m.If(row_done):
-                # the next row starts in memory 0, past this row's padding words
-                next_row = add_mod(wrow, row_q, depth)
-                m.d.sync += [wphase.eq(0), waddr.eq(next_row), wrow.eq(next_row)]
+                # the next row starts in bank 0, past this row's padding words
+                next_row = step(write_row, 1)
+                m.d.sync += [wphase.eq(0), waddr.eq(next_row[1])] + assign(write_row, next_row)
             with m.If(wcf == CF - 1):
                 m.d.sync += wcf.eq(0)
                 with m.If(wx == W - 1):
@@ -187,32 +213,41 @@ class SlidingWindow(wiring.Component):
         available = (ahead > 0) | ((ahead == 0) & ((wy > last_y) | ((wy == last_y) & (wx > last_x))))
 
         # Pipeline: stage 0 issues the (synchronous) reads, stage 1 has their data, stage 2 is the
-        # output register (the read data go nowhere else), where a beat's chunks gather. One
+        # output register (the read data go nowhere else), where a beat's reads gather. One
         # stall signal for all, so the read ports hold their data while the output waits.
         advance = Signal()
         read = Signal()
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), read.eq(advance & available)]
-        for b, (_, rd) in enumerate(banks):
-            m.d.comb += [rd.addr.eq(row_base + col_q + (b < phase)), rd.en.eq(advance)]
-        y = top + ky
+        for banks in memories:
+            for b, (_, rd) in enumerate(banks):
+                m.d.comb += [rd.addr.eq(read_row[1] + col_q + (b < phase)), rd.en.eq(advance)]
         # a word is a tap of the image if its row is and its column lies within the row
-        taps = Cat(~((y < 0) | (y >= H)) & (col >= -i) & (col < row_words - i) for i in range(T))
-        valid1, last1, taps1, phase1 = Signal(), Signal(), Signal(T), Signal(range(T))
+        taps = Cat(~((top + ky + n < 0) | (top + ky + n >= H)) & (col >= -i) & (col < row_words - i)
+                   for n in range(N) for i in range(T))
+        valid1, last1 = Signal(), Signal()
+        taps1, phase1, bank1 = Signal(N * T), Signal(range(T)), Signal(range(RB))
         with m.If(advance):
             m.d.sync += [valid1.eq(read), last1.eq(gathered == G - 1), taps1.eq(taps), phase1.eq(phase),
-                         self.o.valid.eq(valid1 & last1)]
-        # word i of the chunk comes from memory (phase + i) mod T
-        words = [Signal(len(self.i.payload)) for _ in range(T)]
+                         bank1.eq(read_row[0]), self.o.valid.eq(valid1 & last1)]
+        # row n of the read comes from row bank (bank + n) mod RB, its word i from bank (phase + i) mod T
+        width = len(self.i.payload)
+        lines = [[Signal(width) for _ in range(T)] for _ in range(RB)]
+        with m.Switch(bank1):
+            for first in range(RB):
+                with m.Case(first):
+                    m.d.comb += [lines[n][b].eq(memories[(first + n) % RB][b][1].data)
+                                 for n in range(RB) for b in range(T)]
+        words = [Signal(width) for _ in range(N * T)]
         with m.Switch(phase1):
-            for ph in range(T):
-                with m.Case(ph):
-                    m.d.comb += [words[i].eq(banks[(ph + i) % T][1].data) for i in range(T)]
+            for first in range(T):
+                with m.Case(first):
+                    m.d.comb += [words[n * T + i].eq(lines[n][(first + i) % T]) for n in range(N) for i in range(T)]
         with m.If(advance & valid1):
             if layer.has_padding:
-                # a beat's earlier chunks move down as the next arrives above them
+                # a beat's earlier reads move down as the next arrives above them
                 data, mask = self.o.payload.data, self.o.payload.mask
                 chunk = Cat(Mux(taps1[i], word, 0) for i, word in enumerate(words))
-                chunk_mask = Cat(taps1[i].replicate(reads.word) for i in range(T))
+                chunk_mask = Cat(taps1[i].replicate(reads.word) for i in range(N * T))
                 m.d.sync += [data.eq(Cat(data[len(chunk):], chunk)),
                              mask.eq(Cat(mask[len(chunk_mask):], chunk_mask))]
             else:
@@ -225,26 +260,25 @@ class SlidingWindow(wiring.Component):
                          col.eq(col + T), col_q.eq(col_q + 1)]    # a row segment's words are consecutive
             with m.If(j == J - 1):
                 m.d.sync += j.eq(0)
-                with m.If(ky == k - 1):
-                    m.d.sync += [ky.eq(0), row_base.eq(top_base)]
+                with m.If(ky == k - N):
+                    m.d.sync += [ky.eq(0)] + assign(read_row, top_row)
                     with m.If(ox == OW - 1):
                         m.d.sync += [ox.eq(0)] + window_start(start) + corner(left, -pw, last_x, W)
                         with m.If(oy == OH - 1):
                             # next frame: its row 0 follows this frame's last row in the ring
-                            next_frame = add_mod(frame_base, (H * row_q) % depth, depth)
-                            next_top = add_mod(next_frame, (-p * row_q) % depth, depth)
-                            m.d.sync += [oy.eq(0), frame_base.eq(next_frame), top_base.eq(next_top),
-                                         row_base.eq(next_top)] + corner(top, -p, last_y, H)
+                            next_frame = step(frame_row, H)
+                            next_top = step(next_frame, -p)
+                            m.d.sync += ([oy.eq(0)] + assign(frame_row, next_frame) + assign(top_row, next_top)
+                                         + assign(read_row, next_top) + corner(top, -p, last_y, H))
                             m.d.comb += reader_done.eq(1)
                         with m.Else():
-                            next_top = add_mod(top_base, (s * row_q) % depth, depth)
-                            m.d.sync += [oy.eq(oy + 1), top_base.eq(next_top),
-                                         row_base.eq(next_top)] + corner(top, top + s, last_y, H)
+                            next_top = step(top_row, s)
+                            m.d.sync += ([oy.eq(oy + 1)] + assign(top_row, next_top) + assign(read_row, next_top)
+                                         + corner(top, top + s, last_y, H))
                     with m.Else():
                         m.d.sync += [ox.eq(ox + 1)] + window_start(left_col + s * CF) + corner(left, left + s, last_x, W)
                 with m.Else():
-                    m.d.sync += [ky.eq(ky + 1), row_base.eq(add_mod(row_base, row_q, depth)),
-                                 col.eq(left_col), col_q.eq(left_q)]
+                    m.d.sync += [ky.eq(ky + N), col.eq(left_col), col_q.eq(left_q)] + assign(read_row, step(read_row, N))
             with m.Else():
                 m.d.sync += j.eq(j + 1)
 

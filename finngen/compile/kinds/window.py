@@ -33,12 +33,16 @@ def rows(layer: ir.MatrixLayer) -> int:
 class Reads:
     """How a sliding window with SIMD ``S`` (a divisor of the fan-in ``k * k * C``) reads its
     line buffer. A window in (ky, kx, c) order is ``k`` row segments of ``k * C`` elements, each
-    contiguous in the line buffer; a read takes a contiguous chunk of one row segment, ``chunk =
-    gcd(S, k * C)`` elements, and ``gather = S / chunk`` reads make one output beat (more than one
-    only when a beat spans kernel rows). A line-buffer word holds ``word = gcd(chunk, C)``
-    elements (the unit's input lanes: a word never straddles two pixels), so a read takes
-    ``banks = chunk / word`` words, one from each of as many memories."""
+    contiguous in the line buffer. A beat is ``S / chunk`` chunks of ``chunk = gcd(S, k * C)``
+    elements, each a contiguous part of one row segment. When a chunk is a whole row segment, a
+    read takes the ``rows`` segments of a beat at once, one from each of as many consecutive
+    rows (the line buffer then keeps every row in memories of its own); otherwise a read takes
+    one chunk and ``gather`` reads make a beat (more than one only when a beat spans kernel
+    rows). A line-buffer word holds ``word = gcd(chunk, C)`` elements (the unit's input lanes: a
+    word never straddles two pixels), so a chunk is ``banks = chunk / word`` words, one from each
+    of as many memories."""
     chunk: int
+    rows: int
     gather: int
     word: int
     banks: int
@@ -46,9 +50,18 @@ class Reads:
 
 def reads(layer: ir.MatrixLayer, simd: int) -> Reads:
     """The :class:`Reads` of ``layer``'s sliding window at SIMD ``simd``."""
-    chunk = math.gcd(simd, layer.kernel * layer.in_shape.channels)
+    segment = layer.kernel * layer.in_shape.channels
+    chunk = math.gcd(simd, segment)
     word = math.gcd(chunk, layer.in_shape.channels)
-    return Reads(chunk, simd // chunk, word, chunk // word)
+    per_beat = simd // chunk
+    rows_at_once = per_beat if chunk == segment else 1
+    return Reads(chunk, rows_at_once, per_beat // rows_at_once, word, chunk // word)
+
+
+def row_banks(layer: ir.MatrixLayer, simd: int) -> int:
+    """How many sets of banks the line buffer's rows are spread over: one, or one per row when
+    a read takes several rows."""
+    return rows(layer) if reads(layer, simd).rows > 1 else 1
 
 
 def row_words(layer: ir.MatrixLayer, simd: int) -> int:
@@ -107,8 +120,8 @@ class SlidingWindow(LaneStage):
 
     @property
     def cycles(self) -> int:
-        """It writes each input beat once and reads each chunk of a window once, at most one of
-        each per cycle; a window beat leaves with its last chunk."""
+        """It writes each input beat once and reads a beat's chunks once, at most one write and
+        one read per cycle (a read takes all of a beat's chunks, or ``gather`` reads do)."""
         return max(self.beats_in, self.beats_out * self.reads.gather)
 
     @property
@@ -126,11 +139,16 @@ class SlidingWindow(LaneStage):
         return rows(self.layer) * self.layer.in_shape.width + 1
 
     @property
+    def memories(self) -> int:
+        """The line buffer's memories: :attr:`Reads.banks` for each set of :func:`row_banks`."""
+        return self.reads.banks * row_banks(self.layer, self.lanes)
+
+    @property
     def line_buffer(self) -> tuple:
-        """(depth, width) of each of the line buffer's :attr:`Reads.banks` memories: :func:`rows`
-        rows of :func:`row_words` words, shared out word by word."""
+        """(depth, width) of each of the line buffer's :attr:`memories`: :func:`rows` rows of
+        :func:`row_words` words, shared out word by word (and row by row)."""
         r = self.reads
-        return (rows(self.layer) * row_words(self.layer, self.lanes) // r.banks,
+        return (rows(self.layer) * row_words(self.layer, self.lanes) // self.memories,
                 r.word * self.layer.in_type.bits)
 
     def lut_terms(self) -> dict:
@@ -149,17 +167,22 @@ class SlidingWindow(LaneStage):
                     + 4 * range_bits(depth) + 2 * col + 3 + range_bits(shape.height)
                     + range_bits(shape.width) + 2)
         # padding taps leave as zeros: an AND per data bit behind the line buffer
-        luts = r.chunk * layer.in_type.bits if layer.has_padding else 0
+        luts = r.rows * r.chunk * layer.in_type.bits if layer.has_padding else 0
         if r.banks > 1:
             # the read's column as quotient and phase, the writer's row, a mask bit per word; per
             # further bank a read address adder, a pair of column compares, and a banks:1 mux per
             # bit that rotates the words of a read into place (a LUT6 muxes 4 inputs)
             counters += 2 * col + 2 * range_bits(r.banks) + range_bits(depth) + r.banks
             luts += (r.banks - 1) * (range_bits(depth) + (col if layer.has_padding else 0))
-            luts += r.chunk * layer.in_type.bits * math.ceil((r.banks - 1) / 3)
+            luts += r.rows * r.chunk * layer.in_type.bits * math.ceil((r.banks - 1) / 3)
+        if r.rows > 1:
+            # a read's rows from the row banks: a rows:1 mux per bit, and a mask bit per row
+            read_bits = r.rows * r.chunk * layer.in_type.bits
+            luts += read_bits * math.ceil((rows(layer) - 1) / 3) + (r.rows - 1) * r.banks * col
+            counters += range_bits(rows(layer)) * 5 + (r.rows - 1) * r.banks
         # the chunks of a beat wait in the output register
         counters += 2 * range_bits(r.gather) + (r.gather - 1) * r.chunk * (layer.in_type.bits + layer.has_padding)
-        return memory(depth, width) * r.banks + Resources(lut=luts, ff=counters)
+        return memory(depth, width) * self.memories + Resources(lut=luts, ff=counters)
 
     def component(self):
         from ...hw.swu import SlidingWindow as Component
