@@ -128,8 +128,8 @@ def test_swu_rtl_spanning_taps(key, period):
     layer, simd = _layer(key)
     frames = 4
     case = swu_case(layer, simd, frames=frames, seed=7)
-    run_case(case, Traffic(seed=8, valid_prob=0.6, ready_prob=0.7), rtl_name=f"swu_{key}")
-    out = run_case(case, Traffic(), rtl_name=f"swu_{key}").out_cycles
+    run_case(case, Traffic(seed=8, valid_prob=0.6, ready_prob=0.7), rtl_name="swu_" + key.replace("-", "_"))
+    out = run_case(case, Traffic(), rtl_name="swu_" + key.replace("-", "_")).out_cycles
     assert np.diff(out[::len(out) // frames])[1:].tolist() == [period] * 2
     assert kinds.SlidingWindow(layer, simd).cycles == period
 
