@@ -166,6 +166,19 @@ def test_folding_file_names_the_input_pool(tmp_path):
         folding.load(path, net)
 
 
+def test_folding_file_simd_spans_taps(tmp_path):
+    """Issue 17.2: a convolution's SIMD is any divisor of its k * k * C window elements; the
+    refusal names the fan-in and what it is made of."""
+    net = _small_cnn()
+    path = tmp_path / "folding.yaml"
+    path.write_text("layers: {conv0: {pe: 16, simd: 27}, conv1: {pe: 4, simd: 72}, fc: {pe: 5, simd: 4}}\n")
+    assert folding.load(path, net)["conv0"] == Fold(16, 27)
+    assert pipeline.cycles_per_frame(pipeline.stages(net, folding.load(path, net))) == 64
+    path.write_text("layers: {conv0: {pe: 16, simd: 6}, conv1: {pe: 4, simd: 72}, fc: {pe: 5, simd: 4}}\n")
+    with pytest.raises(folding.UsageError, match=r"SIMD 6 does not divide its fan-in 27 \(3x3 taps x 3 channels\)"):
+        folding.load(path, net)
+
+
 # -- issue 11.3: the AXI DMA width -----------------------------------------------------------------
 
 def test_dma_width_is_part_of_the_fit():

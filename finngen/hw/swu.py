@@ -110,9 +110,8 @@ class SlidingWindow(wiring.Component):
         memories = [[] for _ in range(RB)]      # [row bank][bank]: (write port, read port)
         for r in range(RB):
             for b in range(T):
-                m.submodules[f"lines{r}_{b}"] = lines = memory.Memory(shape=len(self.i.payload), depth=depth,
-                                                                       init=[])
-                memories[r].append((lines.write_port(), lines.read_port()))
+                m.submodules[f"lines{r}_{b}"] = bank = memory.Memory(shape=len(self.i.payload), depth=depth, init=[])
+                memories[r].append((bank.write_port(), bank.read_port()))
 
         def ring(name, row):
             """Registers holding where ring row ``row`` (mod R) starts: its row bank, and the
@@ -231,17 +230,18 @@ class SlidingWindow(wiring.Component):
                          bank1.eq(read_row[0]), self.o.valid.eq(valid1 & last1)]
         # row n of the read comes from row bank (bank + n) mod RB, its word i from bank (phase + i) mod T
         width = len(self.i.payload)
-        lines = [[Signal(width) for _ in range(T)] for _ in range(RB)]
+        in_order = [[Signal(width) for _ in range(T)] for _ in range(RB)]    # [row of the read][bank]
         with m.Switch(bank1):
             for first in range(RB):
                 with m.Case(first):
-                    m.d.comb += [lines[n][b].eq(memories[(first + n) % RB][b][1].data)
+                    m.d.comb += [in_order[n][b].eq(memories[(first + n) % RB][b][1].data)
                                  for n in range(RB) for b in range(T)]
         words = [Signal(width) for _ in range(N * T)]
         with m.Switch(phase1):
             for first in range(T):
                 with m.Case(first):
-                    m.d.comb += [words[n * T + i].eq(lines[n][(first + i) % T]) for n in range(N) for i in range(T)]
+                    m.d.comb += [words[n * T + i].eq(in_order[n][(first + i) % T])
+                                 for n in range(N) for i in range(T)]
         with m.If(advance & valid1):
             if layer.has_padding:
                 # a beat's earlier reads move down as the next arrives above them
