@@ -51,6 +51,7 @@ CONFIGS = {
     "k3-stride2-pad1-simd18": ((5, 7, 4), {"kernel": 3, "stride": 2, "pad": 1}, 18),
     "k3-pad1-c64-simd288": ((3, 3, 64), {"kernel": 3, "pad": 1}, 288),
     "k2-stride2-simd4": ((4, 6, 1), {"kernel": 2, "stride": 2}, 4),
+    "k4-pad1-simd16": ((6, 7, 2), {"kernel": 4, "pad": 1}, 16),     # 2 of 4 kernel rows a read
 }
 
 
@@ -108,7 +109,8 @@ def test_swu_frame_period(key):
     ("k3-pad1", (3, 1, 1, 3, 1)), ("k3-pad1-c3-simd9", (9, 1, 1, 3, 3)), ("k3-pad1-c3-simd27", (9, 3, 1, 3, 3)),
     ("k5-c1-simd5", (5, 1, 1, 1, 5)), ("k5-c1-simd25", (5, 5, 1, 1, 5)), ("k3-pad1-c64-simd48", (48, 1, 1, 16, 3)),
     ("k3-c64-simd96", (96, 1, 1, 32, 3)), ("k3-pad1-c64-simd192", (192, 1, 1, 64, 3)),
-    ("k3-pad1-c64-simd288", (96, 1, 3, 32, 3)), ("k3-stride2-pad1-simd18", (6, 1, 3, 2, 3))])
+    ("k3-pad1-c64-simd288", (96, 1, 3, 32, 3)), ("k3-stride2-pad1-simd18", (6, 1, 3, 2, 3)),
+    ("k4-pad1-simd16", (8, 2, 1, 2, 4))])
 def test_swu_reads(key, reads):
     """(chunk, rows, gather, word, banks): a chunk is the largest run of one kernel row a beat is
     made of, from words of as many channels as divide both it and the channels; a read takes a
