@@ -3,9 +3,9 @@
 A matrix layer's folding is (PE, SIMD): PE output channels and SIMD input elements per cycle.
 PE divides the output channels; SIMD divides the fan-in, for a convolution ``k * k * C`` (the
 sliding window hands out SIMD elements of the window in (ky, kx, c) order, spanning taps and
-kernel rows as needed). Every other stage
-takes its width from its neighbours: a pool runs at the PE of the layer before it, and a pool
-on the accelerator's input at a PE of its own (``Fold(pe, pe)``). What a folding costs in
+kernel rows as needed). Every other stage takes its width from its neighbours: a pool runs at
+the PE of the layer before it, and a pool on the accelerator's input at a PE of its own
+(``Fold(pe, pe)``). What a folding costs in
 cycles and resources is the stage kinds' business (:mod:`finngen.compile.kinds`).
 """
 from __future__ import annotations

@@ -176,7 +176,8 @@ class SlidingWindow(LaneStage):
             luts += (r.banks - 1) * (range_bits(depth) + (col if layer.has_padding else 0))
             luts += r.rows * r.chunk * layer.in_type.bits * math.ceil((r.banks - 1) / 3)
         if r.rows > 1:
-            # a read's rows from the row banks: a rows:1 mux per bit, and a mask bit per row
+            # a read's rows from the ring rows' banks: a (ring rows):1 mux per bit, the mask bits
+            # and column compares of the further rows
             read_bits = r.rows * r.chunk * layer.in_type.bits
             luts += read_bits * math.ceil((rows(layer) - 1) / 3) + (r.rows - 1) * r.banks * col
             counters += range_bits(rows(layer)) * 5 + (r.rows - 1) * r.banks
