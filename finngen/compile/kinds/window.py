@@ -181,8 +181,9 @@ class SlidingWindow(LaneStage):
             read_bits = r.rows * r.chunk * layer.in_type.bits
             luts += read_bits * math.ceil((rows(layer) - 1) / 3) + (r.rows - 1) * r.banks * col
             counters += range_bits(rows(layer)) * 5 + (r.rows - 1) * r.banks
-        # the chunks of a beat wait in the output register
-        counters += 2 * range_bits(r.gather) + (r.gather - 1) * r.chunk * (layer.in_type.bits + layer.has_padding)
+        # the output register, where the reads of a beat gather (a word's mask bits are one)
+        counters += 2 * range_bits(r.gather) + self.lanes * layer.in_type.bits
+        counters += self.lanes // r.word if layer.has_padding else 0
         return memory(depth, width) * self.memories + Resources(lut=luts, ff=counters)
 
     def component(self):
