@@ -197,17 +197,19 @@ class SlidingWindow(wiring.Component):
             end = value + (k - 1)
             return [position.eq(value), last.eq(Mux(end > size - 1, size - 1, Mux(end < 0, 0, end)))]
 
-        def window_start(column):
-            """The registers of a window whose first word column is ``column``, a (signed)
-            constant or ``left_col`` plus a constant (the quotient and phase follow with a carry)."""
-            if isinstance(column, int):
-                q, r = divmod(column, T)
-                return [left_col.eq(column), col.eq(column), left_q.eq(q), col_q.eq(q), phase.eq(r)]
+        def first_window():
+            """The column registers of a row's first window (constants)."""
+            q, r = divmod(start, T)
+            return [left_col.eq(start), col.eq(start), left_q.eq(q), col_q.eq(q), phase.eq(r)]
+
+        def next_window():
+            """The column registers of the window ``s`` pixels on: quotient and phase follow
+            with a carry."""
             q, r = divmod(s * CF, T)
             carry = phase + r >= T
             next_q = left_q + q + carry
-            return [left_col.eq(column), col.eq(column), left_q.eq(next_q), col_q.eq(next_q),
-                    phase.eq(Mux(carry, phase + r - T, phase + r))]
+            return [left_col.eq(left_col + s * CF), col.eq(left_col + s * CF), left_q.eq(next_q),
+                    col_q.eq(next_q), phase.eq(Mux(carry, phase + r - T, phase + r))]
 
         available = (ahead > 0) | ((ahead == 0) & ((wy > last_y) | ((wy == last_y) & (wx > last_x))))
 
@@ -263,7 +265,7 @@ class SlidingWindow(wiring.Component):
                 with m.If(ky == k - N):
                     m.d.sync += [ky.eq(0)] + assign(read_row, top_row)
                     with m.If(ox == OW - 1):
-                        m.d.sync += [ox.eq(0)] + window_start(start) + corner(left, -pw, last_x, W)
+                        m.d.sync += [ox.eq(0)] + first_window() + corner(left, -pw, last_x, W)
                         with m.If(oy == OH - 1):
                             # next frame: its row 0 follows this frame's last row in the ring
                             next_frame = step(frame_row, H)
@@ -276,7 +278,7 @@ class SlidingWindow(wiring.Component):
                             m.d.sync += ([oy.eq(oy + 1)] + assign(top_row, next_top) + assign(read_row, next_top)
                                          + corner(top, top + s, last_y, H))
                     with m.Else():
-                        m.d.sync += [ox.eq(ox + 1)] + window_start(left_col + s * CF) + corner(left, left + s, last_x, W)
+                        m.d.sync += [ox.eq(ox + 1)] + next_window() + corner(left, left + s, last_x, W)
                 with m.Else():
                     m.d.sync += [ky.eq(ky + N), col.eq(left_col), col_q.eq(left_q)] + assign(read_row, step(read_row, N))
             with m.Else():
