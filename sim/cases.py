@@ -51,9 +51,11 @@ def mvtu_case(layer, pe, simd, frames=2, seed=0, weights=None):
 def swu_case(layer, simd, frames=2, seed=0):
     x = random_stream(seed, layer.in_shape, layer.in_type, frames)
     vectors, valid = golden.windows(layer, x)
+    swu = SlidingWindow(layer, simd)
     # the mask (if any) sits above the data: the lanes are the data elements
-    return Case(SlidingWindow(layer, simd), pack_beats(x, layer.in_type.bits, simd),
-                pack_windows(layer, vectors, valid, simd), layer.in_type.bits, simd, layer.in_type)
+    return Case(swu, pack_beats(x, layer.in_type.bits, swu.reads.word),
+                pack_windows(layer, vectors, valid, simd), layer.in_type.bits, simd, layer.in_type,
+                frames * layer.out_shape.pixels * (layer.fan_in // simd) * swu.reads.gather)
 
 
 def pool_case(layer, channels_per_beat, frames=2, seed=0):
@@ -105,7 +107,7 @@ def conv_pool_case(conv, pe, simd, pool, next_simd, fifo_depth=16, frames=2, see
     stages = [SlidingWindow(conv, simd), MVTU(conv, pe, simd),
               StreamWidthConverter(conv.out_type, pe, next_simd),
               StreamFIFO(beat_shape(conv.out_type, next_simd), fifo_depth), MaxPool(pool, next_simd)]
-    return Case(Chain(*stages), pack_beats(x, conv.in_type.bits, simd), pack_beats(y, 1, next_simd),
+    return Case(Chain(*stages), pack_beats(x, conv.in_type.bits, stages[0].reads.word), pack_beats(y, 1, next_simd),
                 1, next_simd, conv.out_type, frames * conv.out_shape.pixels * cycles_per_pixel(conv, pe, simd))
 
 

@@ -56,8 +56,8 @@ def divisors(n):
 
 def random_config(seed, conv=True):
     """A random legal (layer, PE, SIMD): shape, kernel, stride, padding, input type, last-layer
-    mode and folding all drawn from ``seed``. SIMD divides the input channels (as the sliding
-    window needs) for convolutions, the fan-in for FC layers."""
+    mode and folding all drawn from ``seed``. SIMD divides the fan-in (a convolution's
+    ``k * k * C``)."""
     rng = np.random.default_rng(seed)
     in_type = [ir.BIPOLAR, ir.BIPOLAR, ir.DataType(int(rng.integers(2, 9)), signed=bool(rng.integers(2)))][
         rng.integers(3)]
@@ -71,9 +71,7 @@ def random_config(seed, conv=True):
         channels = int(rng.integers(1, 5))
         layer = matrix_layer(seed, (h, w, channels), out_channels, kernel=kernel, stride=stride,
                              pad=pad, in_type=in_type, last=last, name=f"conv{seed}")
-        simd = int(rng.choice(divisors(channels)))
     else:
         layer = matrix_layer(seed, (1, 1, int(rng.integers(1, 40))), out_channels,
                              in_type=in_type, last=last, name=f"fc{seed}")
-        simd = int(rng.choice(divisors(layer.fan_in)))
-    return layer, int(rng.choice(divisors(out_channels))), simd
+    return layer, int(rng.choice(divisors(out_channels))), int(rng.choice(divisors(layer.fan_in)))

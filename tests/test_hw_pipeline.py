@@ -45,7 +45,8 @@ def test_stage_kinds_match_their_components():
               matrix_layer(2, (4, 4, 8), 16, kernel=2, stride=2, name="conv1"),
               matrix_layer(3, (1, 1, 64), 10, last=True, name="fc")]
     net = ir.Network("n", ir.InputSpec("x", (6, 8, 8), u4), layers, ir.OutputSpec("y", (10,)))
-    chain = pipeline.stages(net, {"pool0": Fold(3, 3), "conv0": Fold(4, 2), "conv1": Fold(2, 8),
+    # conv1's SIMD 32 is its whole 2x2x8 window: two kernel rows a read, from two banks per row
+    chain = pipeline.stages(net, {"pool0": Fold(3, 3), "conv0": Fold(4, 2), "conv1": Fold(2, 32),
                                   "fc": Fold(5, 16)})
     assert pipeline.labels(chain) == ["pool0", "dwc0", "swu0", "mvtu0", "dwc1", "swu1", "mvtu1", "dwc2", "mvtu2"]
     components = [stage.component() for stage in chain]

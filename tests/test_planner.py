@@ -53,13 +53,14 @@ def _small_cnn():
 # -- plans and budgets -------------------------------------------------------------------------
 
 def test_small_cnn_floor_and_plans_meet_budgets():
-    """The slowest layer at full parallelism sets the floor: conv0's window emits 64 pixels x 27
-    taps / SIMD 3 = 576 beats, and its unit at PE 16, SIMD 3 takes 64 x 1 x 9 = 576 cycles."""
+    """The input sets the floor: 64 pixels of 3 channels, a beat each. conv0's window reads a
+    whole 3x3x3 window per cycle (3 kernel rows at once), 64 reads, and its unit at PE 16,
+    SIMD 27 takes 64 x 1 x 1 = 64 cycles; at 192 cycles SIMD 9 (a kernel row per read) will do."""
     net = _small_cnn()
-    assert planner.plan(net, 575) is None
-    folds = planner.plan(net, 576)
-    assert folds["conv0"] == Fold(16, 3)
-    for budget in (576, 1000, 2000, 5000, 20000):
+    assert planner.plan(net, 63) is None
+    assert planner.plan(net, 64)["conv0"] == Fold(16, 27)
+    assert planner.plan(net, 192)["conv0"] == Fold(16, 9)
+    for budget in (64, 192, 576, 1000, 2000, 5000, 20000):
         chain = pipeline.stages(net, planner.plan(net, budget))
         assert all(stage.cycles <= budget for stage in chain), budget
     # the loosest budget: conv0 at PE 1, SIMD 1 takes 64 x 16 x 27 = 27,648 cycles, the most of
@@ -93,8 +94,10 @@ def test_ff_and_bram_can_rise_so_fps_max_does_not_bisect():
 
 
 def test_fastest_on_the_pynq_z1():
-    """The examples' --fps max on the PYNQ-Z1: a plan one budget faster does not fit."""
-    for name, expected in (("digits_mlp", 16), ("digits_cnn", 576)):
+    """The examples' --fps max on the PYNQ-Z1: a plan one budget faster does not fit. (digits_cnn
+    takes its 8x8 one-channel image at a pixel per cycle, 64 cycles, its first window a whole
+    3x3 window per cycle; with SIMD confined to the channels, a tap per cycle, it took 576.)"""
+    for name, expected in (("digits_mlp", 16), ("digits_cnn", 64)):
         net = _example(name)
         budget, folds = planner.fastest(net, PYNQ)
         assert budget == expected and PYNQ.fits(pipeline.stages(net, folds))
@@ -106,7 +109,7 @@ def test_fastest_on_the_pynq_z1():
 def test_idle_block_ram_takes_weights_while_luts_are_scarcer():
     """CNV-W1A1 at 10,368 cycles per frame (--fps 9000) on the PYNQ-Z1. The rule alone leaves
     the wide convolutions' weights in LUTs (45 of 140 BRAM36 used, LUTs the larger share);
-    placing moves conv3's (144 words of 2,048 bits: 28.5 BRAM36) and the last layer's into
+    placing moves conv3's (96 words of 1,536 bits: 21.5 BRAM36) and the last layer's into
     block RAM, each move lowering the larger share, and stops before block RAM becomes it."""
     net = _example("cnv_w1a1")
     by_rule = planner._Planner(net, PYNQ).plan(10368)
@@ -117,9 +120,9 @@ def test_idle_block_ram_takes_weights_while_luts_are_scarcer():
     assert moved == ["@cnv_w1a1/BinaryConnectAffine_2", "@cnv_w1a1/BinaryConnectConvolution_3"]
     before, after = (pipeline.estimate(pipeline.stages(net, f))[0] for f in (by_rule, placed))
     share = {key: [getattr(r, key) / PYNQ.board.resources[key] for r in (before, after)] for key in ("lut", "bram36")}
-    assert after.lut < before.lut and after.bram36 == before.bram36 + 29
+    assert after.lut < before.lut and after.bram36 == before.bram36 + 22
     assert max(share["lut"][1], share["bram36"][1]) < share["lut"][0]
-    # one move more (conv2's 14.5 BRAM36) would make block RAM the larger share than now
+    # one move more (conv2's weights) would make block RAM the larger share than now
     more = {**placed, "@cnv_w1a1/BinaryConnectConvolution_2":
             dataclasses.replace(placed["@cnv_w1a1/BinaryConnectConvolution_2"], weights="block")}
     assert pipeline.estimate(pipeline.stages(net, more))[0].bram36 / 140 > max(share["lut"][1], share["bram36"][1])
@@ -197,6 +200,19 @@ def test_folding_file_places_weights(tmp_path):
     assert pipeline.stages(net, folds)[-1].details()["weights"] == "block"
     path.write_text("layers: {pool: {pe: 16}, conv: {pe: 2, simd: 4, weights: bram}}\n")
     with pytest.raises(folding.UsageError, match="weights: 'bram' is not a place for its weights"):
+        folding.load(path, net)
+
+
+def test_folding_file_simd_spans_taps(tmp_path):
+    """Issue 17.2: a convolution's SIMD is any divisor of its k * k * C window elements; the
+    refusal names the fan-in and what it is made of."""
+    net = _small_cnn()
+    path = tmp_path / "folding.yaml"
+    path.write_text("layers: {conv0: {pe: 16, simd: 27}, conv1: {pe: 4, simd: 72}, fc: {pe: 5, simd: 4}}\n")
+    assert folding.load(path, net)["conv0"] == Fold(16, 27)
+    assert pipeline.cycles_per_frame(pipeline.stages(net, folding.load(path, net))) == 64
+    path.write_text("layers: {conv0: {pe: 16, simd: 6}, conv1: {pe: 4, simd: 72}, fc: {pe: 5, simd: 4}}\n")
+    with pytest.raises(folding.UsageError, match=r"SIMD 6 does not divide its fan-in 27 \(3x3 taps x 3 channels\)"):
         folding.load(path, net)
 
 

@@ -68,16 +68,8 @@ def test_worst_case_within_documented_error(measured):
 
 
 def test_worst_case_flip_flops_within_documented_error(measured):
-    """Every calibrated component but the sliding windows within the worst-case FF bound."""
-    errors = _errors(measured, {k: v for k, v in calib.SWEEP.items() if v[0] != "window"})
-    assert max(e[1] for e in errors.values()) <= calib.MAX_FF_ERROR, errors
-
-
-@pytest.mark.xfail(strict=True, reason="the pipelined sliding window's registers are not all counted "
-                   "(-47% at swu k3 pad1 28x28x64 SIMD64; finngen/compile/kinds/window.py, reworked with "
-                   "the window unit)")
-def test_worst_case_window_flip_flops_within_documented_error(measured):
-    errors = _errors(measured, {k: v for k, v in calib.SWEEP.items() if v[0] == "window"})
+    """Every calibrated component within the worst-case FF bound."""
+    errors = _errors(measured, calib.SWEEP)
     assert max(e[1] for e in errors.values()) <= calib.MAX_FF_ERROR, errors
 
 
@@ -123,7 +115,9 @@ def test_more_parallelism_more_luts(name):
     memories sit in the same places (a ROM that moves to block RAM as it widens takes its LUTs
     with it). Below that the deep threshold ROMs and the replay buffer, which shrink as the
     folds do, outweigh the tiny datapath, and the model can dip by a few percent
-    (docs/calibration.md)."""
+    (docs/calibration.md). SIMDs that span kernel taps are left out: at those a weight ROM can
+    fit a block RAM's aspect ratio exactly (2048 x 9) where a smaller SIMD's does not (2304 x 8),
+    and LUTs fall as the ROM leaves logic."""
     args, kw = LAYERS[name]
     layer = matrix_layer(0, *args, **kw)
 
@@ -133,7 +127,8 @@ def test_more_parallelism_more_luts(name):
     def rising(row):
         return all(a[1] < b[1] for a, b in zip(row, row[1:]) if a[0] == b[0])
 
-    pes, simds = folding.divisors(layer.out_channels), folding.legal_simd(layer)
+    pes = folding.divisors(layer.out_channels)
+    simds = folding.divisors(layer.in_shape.channels if layer.is_conv else layer.fan_in)
     for simd in (s for s in simds if s >= 4):
         row = [luts(pe, simd) for pe in pes if pe >= 2]
         assert rising(row), (simd, row)

@@ -147,14 +147,16 @@ def test_pool_latency(kernel, lanes):
 @pytest.mark.rtl
 @pytest.mark.parametrize("shape, options, simd", [
     ((5, 6, 4), {"kernel": 3, "pad": 1}, 2), ((5, 6, 4), {"kernel": 3}, 4),
-    ((6, 6, 2), {"kernel": 2, "stride": 2}, 1)])
+    ((6, 6, 2), {"kernel": 2, "stride": 2}, 1),
+    # SIMD spanning taps: three reads of 3 banks gathered per beat; a whole window per read
+    ((5, 6, 4), {"kernel": 3, "pad": 1}, 18), ((6, 5, 1), {"kernel": 5, "pad": 2}, 25)])
 def test_swu_latency(shape, options, simd):
     layer = matrix_layer(0, shape, 2, name="swu", **options)
     case = swu_case(layer, simd, frames=1)
     result = run_case(case, Traffic())
     k, p = layer.kernel, layer.pad
     y, x = min(k - 1 - p, shape[0] - 1), min(k - 1 - p, shape[1] - 1)
-    per_pixel = shape[2] // simd
+    per_pixel = shape[2] // case.component.reads.word
     completes = (y * shape[1] + x) * per_pixel + per_pixel - 1
     assert result.out_cycles[0] - result.in_cycles[completes] == case.component.latency
 

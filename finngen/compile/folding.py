@@ -1,10 +1,11 @@
 """Folding: how much parallelism each layer gets, its legal values, and folding files.
 
 A matrix layer's folding is (PE, SIMD): PE output channels and SIMD input elements per cycle.
-PE divides the output channels; SIMD divides the fan-in and, for a convolution, the input
-channels (the sliding window hands out SIMD channels of one tap per beat). Every other stage
-takes its width from its neighbours: a pool runs at the PE of the layer before it, and a pool
-on the accelerator's input at a PE of its own (``Fold(pe, pe)``). What a folding costs in
+PE divides the output channels; SIMD divides the fan-in, for a convolution ``k * k * C`` (the
+sliding window hands out SIMD elements of the window in (ky, kx, c) order, spanning taps and
+kernel rows as needed). Every other stage takes its width from its neighbours: a pool runs at
+the PE of the layer before it, and a pool on the accelerator's input at a PE of its own
+(``Fold(pe, pe)``). What a folding costs in
 cycles and resources is the stage kinds' business (:mod:`finngen.compile.kinds`).
 """
 from __future__ import annotations
@@ -39,8 +40,6 @@ def divisors(n: int) -> list:
 
 
 def legal_simd(layer: ir.MatrixLayer) -> list:
-    if layer.is_conv:
-        return divisors(layer.in_shape.channels)
     return divisors(layer.fan_in)
 
 
@@ -50,7 +49,8 @@ def check(layer: ir.MatrixLayer, fold: Fold):
         raise UsageError(f"layer {layer.name!r}: PE {fold.pe} does not divide its {layer.out_channels} output channels",
                          fix=f"choose PE from {divisors(layer.out_channels)}")
     if fold.simd not in legal_simd(layer):
-        what = f"its {layer.in_shape.channels} input channels" if layer.is_conv else f"its fan-in {layer.fan_in}"
+        what = (f"its fan-in {layer.fan_in} ({layer.kernel}x{layer.kernel} taps x {layer.in_shape.channels} channels)"
+                if layer.is_conv else f"its fan-in {layer.fan_in}")
         raise UsageError(f"layer {layer.name!r}: SIMD {fold.simd} does not divide {what}",
                          fix=f"choose SIMD from {legal_simd(layer)}")
 

@@ -31,12 +31,10 @@ def layer_stages(layer, fold, lanes, elem, before=()) -> list:
     if isinstance(layer, ir.SumPoolLayer):     # never on the input (frontend.exactness.golden_only)
         return [kinds.SumPool(layer, lanes)]
     folding.check(layer, fold)
-    chain = []
-    if lanes is not None and lanes != fold.simd:
-        chain.append(kinds.WidthConverter(layer, elem, lanes, fold.simd))
-    if window.needed(layer):
-        chain.append(kinds.SlidingWindow(layer, fold.simd))
+    chain = [kinds.SlidingWindow(layer, fold.simd)] if window.needed(layer) else []
     chain.append(kinds.MatrixUnit(layer, fold))
+    if lanes is not None and lanes != chain[0].lanes_in:
+        chain.insert(0, kinds.WidthConverter(layer, elem, lanes, chain[0].lanes_in))
     return chain
 
 

@@ -1,12 +1,23 @@
 """The sliding window unit (SWU): a feature map in, the MVTU's input vectors out.
 
-The input is a feature map in raster order with ``simd`` channels per beat (``C / simd`` beats
-per pixel). For every output pixel the unit emits the ``k * k * C / simd`` beats of its window in
-(ky, kx, c) order; taps in the zero padding come out as data 0 with the mask bits 0.
+The input is a feature map in raster order, ``word`` channels per beat. For every output pixel
+the unit emits the ``k * k * C / simd`` beats of its window in (ky, kx, c) order, ``simd``
+elements each (any divisor of ``k * k * C``); taps in the zero padding come out as data 0 with
+the mask bits 0. How it reads (:func:`finngen.compile.kinds.window.reads`): a window is ``k`` row
+segments of ``k * C`` elements, each a run of consecutive line-buffer words; every cycle the
+reader takes ``banks`` consecutive words (a chunk) of one segment, or of ``rows`` consecutive
+segments at once, and ``gather`` reads make an output beat. Word ``a`` of a row lives in bank
+``a mod banks`` at ``a // banks``, and every row starts in bank 0, so a chunk starting at word
+column ``q * banks + phase`` reads address ``q + 1`` in the banks below ``phase`` and ``q`` in
+the others, then rotates the words into place. (A chunk reaching into the left or right padding
+reads garbage for the words outside the row, which are masked; the words inside get the right
+addresses.) When a read takes several rows, each ring row has banks of its own
+(:func:`~finngen.compile.kinds.window.row_banks`), all read at once, and the read's rows are
+rotated into place likewise.
 
 Rows live in a ring buffer of a few rows (:attr:`SlidingWindow.rows`: ``k + stride``, or up to
-``2k - 2pad + stride - 1``; never the whole image) in one memory. A writer fills it from the
-input stream while a reader walks the windows:
+``2k - 2pad + stride - 1``; never the whole image). A writer fills it from the input stream
+while a reader walks the windows:
 
 * the reader starts a window only once the writer has passed the window's last (bottom-right)
   pixel in raster order, so every tap it reads is already written;
@@ -17,7 +28,7 @@ input stream while a reader walks the windows:
 ``ahead`` counts how many frames the writer is ahead of the reader (-1: the reader has finished a
 frame whose unused bottom rows are still arriving; 2: the writer has finished the next frame).
 """
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -37,19 +48,19 @@ class SlidingWindow(wiring.Component):
     layer : :class:`~finngen.ir.MatrixLayer`
         Gives the input shape, kernel, stride, padding and element type.
     simd : int
-        Channels per beat, in and out; divides the layer's input channels (so a beat never
-        straddles two pixels), and is the SIMD of the MVTU it feeds.
+        Window elements per output beat: a divisor of the fan-in ``k * k * C``, the SIMD of the
+        MVTU it feeds. It sets the input beat (:attr:`reads`, ``.word`` channels).
 
     Members
     -------
-    i : ``In(stream.Signature(beat_shape(in_type, simd)))``
+    i : ``In(stream.Signature(beat_shape(in_type, reads.word)))``
     o : ``Out(stream.Signature(window_shape(in_type, simd, layer.has_padding)))``
     """
 
     def __init__(self, layer, simd):
         if not isinstance(layer, ir.MatrixLayer):
             raise TypeError(f"A sliding window unit feeds an ir.MatrixLayer, not {layer!r}")
-        require_divisor(layer.in_shape.channels, simd, "SIMD", f"the input channels of {layer.name}")
+        require_divisor(layer.fan_in, simd, "SIMD", f"the fan-in (kernel taps x input channels) of {layer.name}")
         if layer.stride < 1 or layer.kernel < 1:
             raise ValueError(f"{layer.name}: kernel and stride must be positive")
         if min(layer.pads) < 0:
@@ -62,50 +73,88 @@ class SlidingWindow(wiring.Component):
                                  f"{shape}, kernel {layer.kernel}, stride {layer.stride}, pad {layer.pads}")
         self.layer = layer
         self.simd = simd
+        self.reads = window.reads(layer, simd)
         self.rows = window.rows(layer)
         super().__init__({
-            "i": In(stream.Signature(beat_shape(layer.in_type, simd))),
+            "i": In(stream.Signature(beat_shape(layer.in_type, self.reads.word))),
             "o": Out(stream.Signature(window_shape(layer.in_type, simd, layer.has_padding))),
         })
 
-    # Cycles from the input beat that completes a window (the last of its bottom-right pixel),
-    # when the reader waits for it, to the window's first beat valid on ``o``: the writer's
-    # position register, the read, its data and the output register.
-    latency = 3
+    @staticmethod
+    def latency_of(gather: int) -> int:
+        """Cycles from the input beat that completes a window (the last of its bottom-right
+        pixel), when the reader waits for it, to the window's first beat valid on ``o``: the
+        writer's position register, the read, its data, the further ``gather - 1`` reads of the
+        beat and the output register."""
+        return 2 + gather
+
+    @property
+    def latency(self) -> int:
+        return self.latency_of(self.reads.gather)
 
     def elaborate(self, platform):
         m = Module()
-        layer = self.layer
+        layer, reads = self.layer, self.reads
         k, s, (p, pw) = layer.kernel, layer.stride, layer.pads     # pw: nnabla's per-axis padding
         H, W = layer.in_shape.height, layer.in_shape.width
         OH, OW = layer.out_shape.height, layer.out_shape.width
-        CF = layer.in_shape.channels // self.simd
+        CF = layer.in_shape.channels // reads.word     # words per pixel
+        T, G, N = reads.banks, reads.gather, reads.rows
+        J = k * CF // T                                # chunks per row segment
         R = self.rows
-        row_words = W * CF
-        depth = R * row_words
+        RB = window.row_banks(layer, self.simd)        # 1, or R: each ring row in banks of its own
+        row_q = window.row_words(layer, self.simd) // T     # a row's addresses in each bank
+        depth = R // RB * row_q
+        row_words = W * CF                                  # a row's words holding pixels
 
-        m.submodules.lines = lines = memory.Memory(shape=len(self.i.payload), depth=depth, init=[])
-        wr = lines.write_port()
-        rd = lines.read_port()
+        memories = [[] for _ in range(RB)]      # [row bank][bank]: (write port, read port)
+        for r in range(RB):
+            for b in range(T):
+                m.submodules[f"lines{r}_{b}"] = bank = memory.Memory(shape=len(self.i.payload), depth=depth, init=[])
+                memories[r].append((bank.write_port(), bank.read_port()))
+
+        def ring(name, row):
+            """Registers holding where ring row ``row`` (mod R) starts: its row bank, and the
+            address of its first word in that row bank's banks (one of them is constant)."""
+            row %= R
+            return (Signal(range(RB), name=f"{name}_bank", init=row % RB),
+                    Signal(range(depth), name=f"{name}_base", init=row // RB * row_q))
+
+        def step(position, rows):
+            """``position`` moved on by the constant ``rows`` rows."""
+            bank, base = position
+            if RB == 1:
+                return bank, add_mod(base, rows % R * row_q, depth)
+            return add_mod(bank, rows % R, RB), base
+
+        def assign(position, value):
+            return [position[0].eq(value[0]), position[1].eq(value[1])]
 
         # -- reader position (registers) --
         oy, ox = Signal(range(OH)), Signal(range(OW))
-        ky, kx, cf = Signal(range(k)), Signal(range(k)), Signal(range(CF))
+        ky, j = Signal(range(k)), Signal(range(J))      # ky: the read's first kernel row
+        gathered = Signal(range(G))            # reads of the current output beat so far
         # with a pad of k or more, whole windows lie in the padding: top runs up to H + p - k
         top = Signal(signed(len(Const(H + p + s)) + 1), init=-p)     # oy * s - p
         left = Signal(signed(len(Const(W + pw + s)) + 1), init=-pw)    # ox * s - pw
-        frame_base = Signal(range(depth))      # address of the reader frame's row 0
-        top_base = Signal(range(depth), init=(-p * row_words) % depth)   # ... of row `top`
-        row_base = Signal(range(depth), init=(-p * row_words) % depth)   # ... of row top + ky
+        frame_row = ring("frame", 0)           # the reader frame's row 0
+        top_row = ring("top", -p)              # ... row `top`
+        read_row = ring("read", -p)            # ... row top + ky
         col_shape = signed(len(Const(row_words + (pw + s) * CF)) + 1)
-        left_col = Signal(col_shape, init=-pw * CF)   # left * CF: the window's first column address
-        col = Signal(col_shape, init=-pw * CF)        # (left + kx) * CF + cf
+        # the window's first word column (left * CF), and the chunk's (left * CF + j * T), each
+        # also as floor quotient and phase by T, kept incrementally (no divider in hardware)
+        start = -pw * CF
+        left_col, col = Signal(col_shape, init=start), Signal(col_shape, init=start)
+        left_q, col_q = Signal(col_shape, init=start // T), Signal(col_shape, init=start // T)
+        phase = Signal(range(T), init=start % T)      # the same for every chunk of a window
         ahead = Signal(signed(3))
 
         # -- writer position --
         wy, wx = Signal(range(H)), Signal(range(W))
         wcf = Signal(range(CF))
-        waddr = Signal(range(depth))
+        wphase = Signal(range(T))
+        write_row = ring("write", 0)
+        waddr = Signal(range(depth))            # the word's address in its bank
 
         # The writer may write row wy (of frame reader + ahead) if it is fewer than R rows past
         # the first row the reader still needs.
@@ -114,11 +163,20 @@ class SlidingWindow(wiring.Component):
         writer_row = wy + Mux(ahead == 1, H, 0) - Mux(ahead == -1, H, 0)
         m.d.comb += self.i.ready.eq((ahead != 2) & (writer_row < first_needed + R))
         write = self.i.valid & self.i.ready
-        m.d.comb += [wr.addr.eq(waddr), wr.data.eq(self.i.payload), wr.en.eq(write)]
+        for r, banks in enumerate(memories):
+            for b, (wr, _) in enumerate(banks):
+                m.d.comb += [wr.addr.eq(waddr), wr.data.eq(self.i.payload),
+                             wr.en.eq(write & (write_row[0] == r) & (wphase == b))]
+        row_done = (wx == W - 1) & (wcf == CF - 1)
         writer_done = Signal()
-        m.d.comb += writer_done.eq(write & (wy == H - 1) & (wx == W - 1) & (wcf == CF - 1))
+        m.d.comb += writer_done.eq(write & (wy == H - 1) & row_done)
         with m.If(write):
-            m.d.sync += waddr.eq(Mux(waddr == depth - 1, 0, waddr + 1))
+            m.d.sync += [wphase.eq(Mux(wphase == T - 1, 0, wphase + 1)),
+                         waddr.eq(Mux(wphase == T - 1, waddr + 1, waddr))]
+            with m.If(row_done):
+                # the next row starts in bank 0, past this row's padding words
+                next_row = step(write_row, 1)
+                m.d.sync += [wphase.eq(0), waddr.eq(next_row[1])] + assign(write_row, next_row)
             with m.If(wcf == CF - 1):
                 m.d.sync += wcf.eq(0)
                 with m.If(wx == W - 1):
@@ -139,58 +197,92 @@ class SlidingWindow(wiring.Component):
             end = value + (k - 1)
             return [position.eq(value), last.eq(Mux(end > size - 1, size - 1, Mux(end < 0, 0, end)))]
 
+        def first_window():
+            """The column registers of a row's first window (constants)."""
+            q, r = divmod(start, T)
+            return [left_col.eq(start), col.eq(start), left_q.eq(q), col_q.eq(q), phase.eq(r)]
+
+        def next_window():
+            """The column registers of the window ``s`` pixels on: quotient and phase follow
+            with a carry."""
+            q, r = divmod(s * CF, T)
+            carry = phase + r >= T
+            next_q = left_q + q + carry
+            return [left_col.eq(left_col + s * CF), col.eq(left_col + s * CF), left_q.eq(next_q),
+                    col_q.eq(next_q), phase.eq(Mux(carry, phase + r - T, phase + r))]
+
         available = (ahead > 0) | ((ahead == 0) & ((wy > last_y) | ((wy == last_y) & (wx > last_x))))
 
-        # Pipeline: stage 0 issues the (synchronous) read, stage 1 has its data, stage 2 is the
-        # output register (the read data go nowhere else). One stall signal for all, so the
-        # read port holds its data while the output waits.
+        # Pipeline: stage 0 issues the (synchronous) reads, stage 1 has their data, stage 2 is the
+        # output register (the read data go nowhere else), where a beat's reads gather. One
+        # stall signal for all, so the read ports hold their data while the output waits.
         advance = Signal()
         read = Signal()
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), read.eq(advance & available)]
-        y, x = top + ky, left + kx
-        padding = (y < 0) | (y >= H) | (x < 0) | (x >= W)
-        m.d.comb += [rd.addr.eq(row_base + col), rd.en.eq(advance)]
-        valid1, padding1 = Signal(), Signal()
+        for banks in memories:
+            for b, (_, rd) in enumerate(banks):
+                m.d.comb += [rd.addr.eq(read_row[1] + col_q + (b < phase)), rd.en.eq(advance)]
+        # a word is a tap of the image if its row is and its column lies within the row
+        taps = Cat(~((top + ky + n < 0) | (top + ky + n >= H)) & (col >= -i) & (col < row_words - i)
+                   for n in range(N) for i in range(T))
+        valid1, last1 = Signal(), Signal()
+        taps1, phase1, bank1 = Signal(N * T), Signal(range(T)), Signal(range(RB))
         with m.If(advance):
-            m.d.sync += [valid1.eq(read), padding1.eq(padding), self.o.valid.eq(valid1)]
-            beat = Mux(padding1, 0, rd.data)
+            m.d.sync += [valid1.eq(read), last1.eq(gathered == G - 1), taps1.eq(taps), phase1.eq(phase),
+                         bank1.eq(read_row[0]), self.o.valid.eq(valid1 & last1)]
+        # row n of the read comes from row bank (bank + n) mod RB, its word i from bank (phase + i) mod T
+        width = len(self.i.payload)
+        in_order = [[Signal(width) for _ in range(T)] for _ in range(RB)]    # [row of the read][bank]
+        with m.Switch(bank1):
+            for first in range(RB):
+                with m.Case(first):
+                    m.d.comb += [in_order[n][b].eq(memories[(first + n) % RB][b][1].data)
+                                 for n in range(RB) for b in range(T)]
+        words = [Signal(width) for _ in range(N * T)]
+        with m.Switch(phase1):
+            for first in range(T):
+                with m.Case(first):
+                    m.d.comb += [words[n * T + i].eq(in_order[n][(first + i) % T])
+                                 for n in range(N) for i in range(T)]
+        with m.If(advance & valid1):
             if layer.has_padding:
-                m.d.sync += [self.o.payload.data.eq(beat),
-                             self.o.payload.mask.eq(Mux(padding1, 0, (1 << self.simd) - 1))]
+                # a beat's earlier reads move down as the next arrives above them
+                data, mask = self.o.payload.data, self.o.payload.mask
+                chunk = Cat(Mux(taps1[i], word, 0) for i, word in enumerate(words))
+                chunk_mask = Cat(taps1[i].replicate(reads.word) for i in range(N * T))
+                m.d.sync += [data.eq(Cat(data[len(chunk):], chunk)),
+                             mask.eq(Cat(mask[len(chunk_mask):], chunk_mask))]
             else:
-                m.d.sync += self.o.payload.eq(beat)
+                chunk = Cat(*words)
+                m.d.sync += self.o.payload.eq(Cat(self.o.payload[len(chunk):], chunk))
 
         reader_done = Signal()
         with m.If(read):
-            m.d.sync += col.eq(col + 1)     # (kx, cf) run through consecutive addresses of a row
-            with m.If(cf == CF - 1):
-                m.d.sync += cf.eq(0)
-                with m.If(kx == k - 1):
-                    m.d.sync += [kx.eq(0), col.eq(left_col)]
-                    with m.If(ky == k - 1):
-                        m.d.sync += [ky.eq(0), row_base.eq(top_base)]
-                        with m.If(ox == OW - 1):
-                            m.d.sync += [ox.eq(0), left_col.eq(-pw * CF), col.eq(-pw * CF)] + corner(left, -pw, last_x, W)
-                            with m.If(oy == OH - 1):
-                                # next frame: its row 0 follows this frame's last row in the ring
-                                next_frame = add_mod(frame_base, (H * row_words) % depth, depth)
-                                next_top = add_mod(next_frame, (-p * row_words) % depth, depth)
-                                m.d.sync += [oy.eq(0), frame_base.eq(next_frame), top_base.eq(next_top),
-                                             row_base.eq(next_top)] + corner(top, -p, last_y, H)
-                                m.d.comb += reader_done.eq(1)
-                            with m.Else():
-                                next_top = add_mod(top_base, (s * row_words) % depth, depth)
-                                m.d.sync += [oy.eq(oy + 1), top_base.eq(next_top),
-                                             row_base.eq(next_top)] + corner(top, top + s, last_y, H)
+            m.d.sync += [gathered.eq(Mux(gathered == G - 1, 0, gathered + 1)),
+                         col.eq(col + T), col_q.eq(col_q + 1)]    # a row segment's words are consecutive
+            with m.If(j == J - 1):
+                m.d.sync += j.eq(0)
+                with m.If(ky == k - N):
+                    m.d.sync += [ky.eq(0)] + assign(read_row, top_row)
+                    with m.If(ox == OW - 1):
+                        m.d.sync += [ox.eq(0)] + first_window() + corner(left, -pw, last_x, W)
+                        with m.If(oy == OH - 1):
+                            # next frame: its row 0 follows this frame's last row in the ring
+                            next_frame = step(frame_row, H)
+                            next_top = step(next_frame, -p)
+                            m.d.sync += ([oy.eq(0)] + assign(frame_row, next_frame) + assign(top_row, next_top)
+                                         + assign(read_row, next_top) + corner(top, -p, last_y, H))
+                            m.d.comb += reader_done.eq(1)
                         with m.Else():
-                            m.d.sync += [ox.eq(ox + 1), left_col.eq(left_col + s * CF),
-                                         col.eq(left_col + s * CF)] + corner(left, left + s, last_x, W)
+                            next_top = step(top_row, s)
+                            m.d.sync += ([oy.eq(oy + 1)] + assign(top_row, next_top) + assign(read_row, next_top)
+                                         + corner(top, top + s, last_y, H))
                     with m.Else():
-                        m.d.sync += [ky.eq(ky + 1), row_base.eq(add_mod(row_base, row_words, depth))]
+                        m.d.sync += [ox.eq(ox + 1)] + next_window() + corner(left, left + s, last_x, W)
                 with m.Else():
-                    m.d.sync += kx.eq(kx + 1)
+                    m.d.sync += [ky.eq(ky + N), col.eq(left_col), col_q.eq(left_q)] + assign(read_row, step(read_row, N))
             with m.Else():
-                m.d.sync += cf.eq(cf + 1)
+                m.d.sync += j.eq(j + 1)
 
         m.d.sync += ahead.eq(ahead + writer_done - reader_done)
         return m

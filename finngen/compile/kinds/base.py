@@ -138,7 +138,8 @@ class Stage:
 
 class LaneStage(Stage):
     """A stage that takes and gives ``lanes`` elements per beat of its layer's input type (a
-    window, a pool); subclasses are dataclasses with the fields ``layer`` and ``lanes``."""
+    pool; a window gives ``lanes`` and takes fewer); subclasses are dataclasses with the fields
+    ``layer`` and ``lanes``."""
 
     @property
     def elem_type(self):
@@ -158,5 +159,5 @@ class LaneStage(Stage):
 
     @property
     def beats_in(self) -> int:
-        return self.layer.in_shape.size // self.lanes
+        return self.layer.in_shape.size // self.lanes_in
 

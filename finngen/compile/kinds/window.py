@@ -1,6 +1,7 @@
 """Sliding window unit: a feature map in, a matrix unit's input vectors out."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,49 @@ def rows(layer: ir.MatrixLayer) -> int:
     return max(k + s, 2 * k - 2 * p + s - 1)
 
 
+@dataclass(frozen=True)
+class Reads:
+    """How a sliding window with SIMD ``S`` (a divisor of the fan-in ``k * k * C``) reads its
+    line buffer. A window in (ky, kx, c) order is ``k`` row segments of ``k * C`` elements, each
+    contiguous in the line buffer. A beat is ``S / chunk`` chunks of ``chunk = gcd(S, k * C)``
+    elements, each a contiguous part of one row segment. When a chunk is a whole row segment, a
+    read takes the ``rows`` segments of a beat at once, one from each of as many consecutive
+    rows (the line buffer then keeps every row in memories of its own); otherwise a read takes
+    one chunk and ``gather`` reads make a beat (more than one only when a beat spans kernel
+    rows). A line-buffer word holds ``word = gcd(chunk, C)`` elements (the unit's input lanes: a
+    word never straddles two pixels), so a chunk is ``banks = chunk / word`` words, one from each
+    of as many memories."""
+    chunk: int
+    rows: int
+    gather: int
+    word: int
+    banks: int
+
+
+def reads(layer: ir.MatrixLayer, simd: int) -> Reads:
+    """The :class:`Reads` of ``layer``'s sliding window at SIMD ``simd``."""
+    segment = layer.kernel * layer.in_shape.channels
+    chunk = math.gcd(simd, segment)
+    word = math.gcd(chunk, layer.in_shape.channels)
+    per_beat = simd // chunk
+    rows_at_once = per_beat if chunk == segment else 1
+    return Reads(chunk, rows_at_once, per_beat // rows_at_once, word, chunk // word)
+
+
+def row_banks(layer: ir.MatrixLayer, simd: int) -> int:
+    """How many sets of banks the line buffer's rows are spread over: one, or one per row when
+    a read takes several rows."""
+    return rows(layer) if reads(layer, simd).rows > 1 else 1
+
+
+def row_words(layer: ir.MatrixLayer, simd: int) -> int:
+    """Words between two rows of the line buffer: a row's words, rounded up to a multiple of the
+    banks so that every row starts in bank 0."""
+    r = reads(layer, simd)
+    words = layer.in_shape.width * (layer.in_shape.channels // r.word)
+    return -(-words // r.banks) * r.banks
+
+
 def beat_bits(dtype: ir.DataType, count: int, masked: bool) -> int:
     """The width of a matrix unit's input beat: ``count`` elements, plus a mask bit per element
     when the layer pads (finngen.hw.packing.window_shape lays them out)."""
@@ -36,9 +80,18 @@ def beat_bits(dtype: ir.DataType, count: int, masked: bool) -> int:
 
 @dataclass(frozen=True)
 class SlidingWindow(LaneStage):
-    """A :class:`finngen.hw.swu.SlidingWindow` with ``simd`` channels per beat, in and out."""
+    """A :class:`finngen.hw.swu.SlidingWindow` giving ``lanes`` (the SIMD of its matrix unit)
+    elements of a window per beat, taking :attr:`Reads.word` channels per beat."""
     layer: ir.MatrixLayer
     lanes: int
+
+    @property
+    def reads(self) -> Reads:
+        return reads(self.layer, self.lanes)
+
+    @property
+    def lanes_in(self) -> int:
+        return self.reads.word
 
     kind = "window"
     short = "swu"
@@ -67,14 +120,14 @@ class SlidingWindow(LaneStage):
 
     @property
     def cycles(self) -> int:
-        """It reads each input beat once and writes each window beat once, at most one of each
-        per cycle."""
-        return max(self.beats_in, self.beats_out)
+        """It writes each input beat once and reads a beat's chunks once, at most one write and
+        one read per cycle (a read takes all of a beat's chunks, or ``gather`` reads do)."""
+        return max(self.beats_in, self.beats_out * self.reads.gather)
 
     @property
     def latency(self) -> int:
         from ...hw.swu import SlidingWindow as Component
-        return Component.latency
+        return Component.latency_of(self.reads.gather)
 
     @property
     def payload_bits(self) -> int:
@@ -86,30 +139,52 @@ class SlidingWindow(LaneStage):
         return rows(self.layer) * self.layer.in_shape.width + 1
 
     @property
+    def memories(self) -> int:
+        """The line buffer's memories: :attr:`Reads.banks` for each set of :func:`row_banks`."""
+        return self.reads.banks * row_banks(self.layer, self.lanes)
+
+    @property
     def line_buffer(self) -> tuple:
-        """(depth, width) of the line buffer: :func:`rows` rows of beats."""
-        shape = self.layer.in_shape
-        return (rows(self.layer) * shape.width * (shape.channels // self.lanes),
-                self.lanes * self.layer.in_type.bits)
+        """(depth, width) of each of the line buffer's :attr:`memories`: :func:`rows` rows of
+        :func:`row_words` words, shared out word by word (and row by row)."""
+        r = self.reads
+        return (rows(self.layer) * row_words(self.layer, self.lanes) // self.memories,
+                r.word * self.layer.in_type.bits)
 
     def lut_terms(self) -> dict:
         """Its dozen counters and pointer adders are about as wide as a line-buffer address."""
         return {"swu_address": range_bits(self.line_buffer[0])}
 
     def fixed_resources(self) -> Resources:
-        layer = self.layer
+        layer, r = self.layer, self.reads
         depth, width = self.line_buffer
         k, s, (ph, pw) = layer.kernel, layer.stride, layer.pads
         shape, out = layer.in_shape, layer.out_shape
-        cf = shape.channels // self.lanes
+        cf = shape.channels // r.word
         col = (shape.width * cf + (pw + s) * cf).bit_length() + 1
         counters = (range_bits(out.height) + range_bits(out.width) + 2 * range_bits(k) + 2 * range_bits(cf)
                     + (shape.height + ph + s).bit_length() + (shape.width + pw + s).bit_length() + 2
                     + 4 * range_bits(depth) + 2 * col + 3 + range_bits(shape.height)
                     + range_bits(shape.width) + 2)
         # padding taps leave as zeros: an AND per data bit behind the line buffer
-        pad_mux = width if layer.has_padding else 0
-        return memory(depth, width) + Resources(lut=pad_mux, ff=counters)
+        luts = r.rows * r.chunk * layer.in_type.bits if layer.has_padding else 0
+        if r.banks > 1:
+            # the read's column as quotient and phase, the writer's row, a mask bit per word; per
+            # further bank a read address adder, a pair of column compares, and a banks:1 mux per
+            # bit that rotates the words of a read into place (a LUT6 muxes 4 inputs)
+            counters += 2 * col + 2 * range_bits(r.banks) + range_bits(depth) + r.banks
+            luts += (r.banks - 1) * (range_bits(depth) + (col if layer.has_padding else 0))
+            luts += r.rows * r.chunk * layer.in_type.bits * math.ceil((r.banks - 1) / 3)
+        if r.rows > 1:
+            # a read's rows from the ring rows' banks: a (ring rows):1 mux per bit, the mask bits
+            # and column compares of the further rows
+            read_bits = r.rows * r.chunk * layer.in_type.bits
+            luts += read_bits * math.ceil((rows(layer) - 1) / 3) + (r.rows - 1) * r.banks * col
+            counters += range_bits(rows(layer)) * 5 + (r.rows - 1) * r.banks
+        # the output register, where the reads of a beat gather (a word's mask bits are one)
+        counters += 2 * range_bits(r.gather) + self.lanes * layer.in_type.bits
+        counters += self.lanes // r.word if layer.has_padding else 0
+        return memory(depth, width) * self.memories + Resources(lut=luts, ff=counters)
 
     def component(self):
         from ...hw.swu import SlidingWindow as Component
