@@ -52,11 +52,15 @@ def row(model, fps, report, seconds):
     error = f"{(measured - p['cycles_per_frame']) / p['cycles_per_frame']:+.2%}" if measured else "not simulated"
     return (f"| {model} | {fps} | {p['cycles_per_frame']:,} | {measured and f'{measured:,.0f}' or '-'} | {error} | "
             f"{p['fps']:,.0f} | {r['lut']:,.0f} | {r['bram36']:g} | {p['xnor_lanes']:,} | "
-            f"{p['lane_utilisation']:.1%} | {p['fps'] / r['lut']:.3f} | {seconds:.0f} s |")
+            f"{p['lane_utilisation']:.1%} | {fps_per_lut(report):.3f} | {seconds:.0f} s |")
+
+
+def fps_per_lut(report):
+    return report["predicted"]["fps"] / report["resources"]["estimate"]["lut"]
 
 
 def against_bnn_pynq(model, fps, report):
-    ours, theirs = report["predicted"]["fps"] / report["resources"]["estimate"]["lut"], BNN_PYNQ[model]
+    ours, theirs = fps_per_lut(report), BNN_PYNQ[model]
     per_lut = theirs["fps"] / theirs["lut"]
     return (f"| {model} | {fps} | {report['predicted']['fps']:,.0f} | {report['resources']['estimate']['lut']:,.0f} | "
             f"{ours:.3f} | {theirs['fps']:,.0f} | {theirs['lut']:,} | {per_lut:.3f} | {ours / per_lut:.2f} |")
