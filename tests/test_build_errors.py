@@ -43,6 +43,7 @@ def test_bad_targets(tmp_path, capsys, args, code, phrase):
     assert not list(tmp_path.iterdir()), "nothing written"
 
 
+@pytest.mark.slow
 def test_does_not_fit_states_the_best_fps(tmp_path, capsys):
     (tmp_path / "tiny.yaml").write_text(TINY_BOARD)
     code, err = _build(tmp_path, capsys, "--fps", "10000000", "--board", str(tmp_path / "tiny.yaml"))
@@ -54,6 +55,7 @@ def test_does_not_fit_states_the_best_fps(tmp_path, capsys):
     assert code == 0, err
 
 
+@pytest.mark.slow
 def test_existing_directory_needs_force_and_is_replaced_whole(tmp_path, capsys):
     code, _ = _build(tmp_path, capsys, "--fps", "1000", "--board", "pynq-z1")
     assert code == 0
@@ -78,6 +80,7 @@ def test_interrupted_build_leaves_nothing(tmp_path, capsys, monkeypatch):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_failed_forced_build_keeps_the_old_one(tmp_path, capsys, monkeypatch):
     from finngen import build
     assert _build(tmp_path, capsys, "--fps", "1000", "--board", "pynq-z1")[0] == 0
@@ -90,6 +93,7 @@ def test_failed_forced_build_keeps_the_old_one(tmp_path, capsys, monkeypatch):
         assert {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == old
 
 
+@pytest.mark.slow
 def test_folding_file_is_written_and_accepted(tmp_path, capsys):
     code, _ = _build(tmp_path, capsys, "--fps", "5000", "--board", "pynq-z1")
     assert code == 0

@@ -96,6 +96,7 @@ def overlay(built):  # noqa: F811
     return out
 
 
+@pytest.mark.slow
 def test_board_runs_the_driver_and_matches(overlay, ssh_config, tmp_path):
     board_dir = tmp_path / "on the board; $HOME"      # the remote shell must take it literally
     (board_dir / deploy.DRIVER).mkdir(parents=True)

@@ -29,6 +29,7 @@ def test_pll_dividers_match_ecppll(mhz, dividers):
     assert (pll.clki_div, pll.clkfb_div, pll.clkop_div) == dividers
 
 
+@pytest.mark.slow
 def test_every_pll_frequency_is_legal():
     for osc in (25, 100):
         frequencies = pll_frequencies(osc)

@@ -5,6 +5,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from examples_models import MODELS
 from finngen import cli
 from finngen.builddir import BuildDir
@@ -25,6 +27,7 @@ def _renamed_model(path):
             z.writestr(name, data)
 
 
+@pytest.mark.slow
 def test_weird_layer_names_build_to_clean_verilog_and_folding(tmp_path, capsys):
     model = tmp_path / "weird model $1.nnp"
     _renamed_model(model)
