@@ -293,7 +293,7 @@ def _build(args):
     data = built.read_report()
     p, r, v = data["predicted"], data["resources"]["estimate"], data["verification"]
     print(f"built {out}: {p['fps']:,.0f} FPS predicted ({p['cycles_per_frame']:,} cycles/frame at "
-          f"{data['clock_mhz']:g} MHz), {report.describe(r)}; " + _verified(v))
+          f"{data['clock_mhz']:g} MHz), {report.describe(r)}{report.faster_plan(data)}; " + _verified(v))
     if "place_and_route" in data:
         pnr = data["place_and_route"]
         print(f"bitstream {built.bitstream / 'top.bit'}: nextpnr reached {pnr['fmax_mhz']:.1f} MHz for the "
