@@ -90,6 +90,7 @@ def test_failed_forced_build_keeps_the_old_one(tmp_path, capsys, monkeypatch):
         assert {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == old
 
 
+@pytest.mark.slow
 def test_folding_file_is_written_and_accepted(tmp_path, capsys):
     """At --fps 5000 the cheapest plan (16,384 cycles) is not built: the plan at 8,192 cycles
     gives twice the frames for a few percent more LUTs, and the build says so. The folding
