@@ -76,8 +76,9 @@ class Choice:
 def choose(network: ir.Network, budget: int, limits: planner.Limits | None = None,
            margin: float = MARGIN) -> Choice | None:
     """The plan ``--fps`` builds for ``budget`` cycles per frame (the rule above), or None if no
-    plan meets the budget. If the cheapest plan does not fit the board, it is what the choice
-    holds (the caller refuses it): a faster, larger one is no way out."""
+    plan meets the budget. If the cheapest plan does not fit the board, the choice holds it
+    alone, and the caller refuses the target as for any plan that does not fit (naming the
+    fastest that does): the margin is measured from a plan the board builds."""
     offered = [Plan.of(network, folds, limits) for _, folds in planner.plans_from(network, budget, limits)]
     if not offered:
         return None

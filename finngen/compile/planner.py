@@ -16,6 +16,9 @@ on everything, so :func:`fastest` tests the whole plan.
 Where a weight memory goes follows one rule (:func:`finngen.compile.resources.rom_style`), which
 prices a block RAM at a fixed exchange rate; a plan for a board then moves the weights that rule
 leaves in LUTs into the block RAM the plan leaves idle (:func:`place_weights`).
+
+Which of the plans meeting a budget ``--fps`` builds (not always the cheapest) is
+:mod:`finngen.compile.objective`'s choice.
 """
 from __future__ import annotations
 
