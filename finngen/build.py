@@ -159,7 +159,7 @@ def _plan(opts, network, board, clock, budget) -> tuple:
     objective's plan), or (the fastest that fits, None) for ``--fps max``."""
     limits = planner.Limits.of(board)
     choice = objective.choose(network, budget, limits) if budget is not None else None
-    if choice is None or not limits.fits(pipeline.stages(network, choice.chosen.folds)):
+    if choice is None or not choice.chosen.fits:
         best, best_folds = planner.fastest(network, limits)
         if budget is not None or best is None:
             raise _does_not_fit(opts, board, clock, best)
