@@ -15,7 +15,7 @@ from pathlib import Path
 from .board import boards, driver, selftest, vivado
 from . import ir, report
 from .builddir import TOP, BuildDir, BuildMeta
-from .compile import folding, pipeline, planner
+from .compile import folding, objective, pipeline, planner
 from .frontend import nnp
 from .errors import DoesNotFitError, ModelError, UsageError
 from .frames import random_frames
@@ -96,9 +96,9 @@ def build(opts: Options) -> Path:
 
     progress.step("choosing the folding" if opts.folding is None else f"reading the folding {opts.folding}")
     if opts.folding is not None:
-        folds = folding.load(opts.folding, network)
+        folds, choice = folding.load(opts.folding, network), None
     else:
-        folds = _plan(opts, network, board, clock, budget)
+        folds, choice = _plan(opts, network, board, clock, budget)
     chain = pipeline.stages(network, folds)
     if budget is not None and pipeline.cycles_per_frame(chain) > budget:
         print(f"finngen: warning: the folding takes {pipeline.cycles_per_frame(chain):,} cycles per frame, "
@@ -145,7 +145,8 @@ def build(opts: Options) -> Path:
                 progress.step(f"building the self-test bitstream at {clock:g} MHz")
                 selftest.write_selftest(staged, network, folds, board)
         progress.step("writing the report")
-        summary = report.summary(meta.to_json(), network, chain, per_stage, total, board, clock, budget, verification)
+        summary = report.summary(meta.to_json(), network, chain, per_stage, total, board, clock, budget, verification,
+                                 choice)
         if place_and_route is not None:
             summary["place_and_route"] = asdict(place_and_route)
         staged.write_report(summary)
@@ -153,16 +154,17 @@ def build(opts: Options) -> Path:
     return out
 
 
-def _plan(opts, network, board, clock, budget) -> dict:
-    """The planner's folds for ``budget`` cycles per frame (None: the fastest that fits)."""
+def _plan(opts, network, board, clock, budget) -> tuple:
+    """(folds, :class:`~finngen.compile.objective.Choice`) for ``budget`` cycles per frame (the
+    objective's plan), or (the fastest that fits, None) for ``--fps max``."""
     limits = planner.Limits.of(board)
-    folds = planner.plan(network, budget, limits) if budget is not None else None
-    if folds is None or not limits.fits(pipeline.stages(network, folds)):
+    choice = objective.choose(network, budget, limits) if budget is not None else None
+    if choice is None or not choice.chosen.fits:
         best, best_folds = planner.fastest(network, limits)
         if budget is not None or best is None:
             raise _does_not_fit(opts, board, clock, best)
-        folds = best_folds
-    return folds
+        return best_folds, None
+    return choice.chosen.folds, choice
 
 
 def _does_not_fit(opts, board, clock, best):

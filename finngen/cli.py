@@ -55,7 +55,8 @@ def _parser():
 
     q = sub.add_parser("build", help="compile a model into a verified accelerator")
     q.add_argument("model", help="a .nnp file")
-    q.add_argument("--fps", help="target frames per second, or 'max' for the fastest that fits "
+    q.add_argument("--fps", help="target frames per second (at least: a faster plan if it gives more FPS per LUT "
+                                 "for a few percent more LUTs), or 'max' for the fastest that fits "
                                  "(needed unless --folding fixes the rate)")
     q.add_argument("--board", required=True, help="a board name (see 'finngen boards') or a board .yaml file")
     q.add_argument("--clock", type=_clock, metavar="MHZ",
@@ -293,7 +294,7 @@ def _build(args):
     data = built.read_report()
     p, r, v = data["predicted"], data["resources"]["estimate"], data["verification"]
     print(f"built {out}: {p['fps']:,.0f} FPS predicted ({p['cycles_per_frame']:,} cycles/frame at "
-          f"{data['clock_mhz']:g} MHz), {report.describe(r)}; " + _verified(v))
+          f"{data['clock_mhz']:g} MHz), {report.describe(r)}{report.faster_plan(data)}; " + _verified(v))
     if "place_and_route" in data:
         pnr = data["place_and_route"]
         print(f"bitstream {built.bitstream / 'top.bit'}: nextpnr reached {pnr['fmax_mhz']:.1f} MHz for the "

@@ -7,7 +7,9 @@ from dataclasses import asdict
 from .compile import pipeline
 
 
-def summary(meta, network, chain, per_stage, total, board, clock_mhz, budget, verification) -> dict:
+def summary(meta, network, chain, per_stage, total, board, clock_mhz, budget, verification, choice=None) -> dict:
+    """report.json; ``choice`` is the objective's (:mod:`finngen.compile.objective`) when the
+    planner chose the folds for a target."""
     cycles = pipeline.cycles_per_frame(chain)
     lanes = sum(s.mac_lanes for s in chain)
     labels = pipeline.labels(chain)
@@ -20,6 +22,7 @@ def summary(meta, network, chain, per_stage, total, board, clock_mhz, budget, ve
         "clock_mhz": clock_mhz,
         "target_fps": meta["target_fps"],
         "budget_cycles_per_frame": budget,
+        "plan": choice.report(clock_mhz) if choice is not None else None,
         "predicted": {"cycles_per_frame": cycles, "fps": clock_mhz * 1e6 / cycles,
                       "bottleneck": labels[chain.index(pipeline.bottleneck(chain))],
                       "macs_per_frame": macs, "xnor_lanes": lanes,
@@ -42,6 +45,17 @@ def _stage(stage, label, res) -> dict:
 def describe(resources: dict) -> str:
     """``resources`` in the keys of a board (Xilinx or ECP5) as text."""
     return ", ".join(f"{value:,.0f} {key.upper()}" for key, value in resources.items())
+
+
+def faster_plan(data: dict) -> str:
+    """Why the build is faster than ``--fps`` asked, when the objective chose a faster plan than
+    the cheapest ("" otherwise), for the build's summary line and report.html."""
+    plan = data.get("plan")
+    if not plan or not plan["faster"]:
+        return ""
+    cheapest = plan["cheapest"]
+    return (f" (a faster plan than the {float(data['target_fps']):,.0f} FPS asked: {plan['more_fps']:+.1%} FPS for "
+            f"{plan['more_lut']:+.1%} LUT over the cheapest, {cheapest['fps']:,.0f} FPS in {cheapest['lut']:,} LUT)")
 
 
 # where a matrix unit's weights sit (the report's "weights"), as the stage table says it
@@ -71,7 +85,7 @@ td:first-child, td:nth-child(2), td:nth-child(3), th {{ text-align: left; }}
 <h1>{e(data['network'])} on {e(data['board'])}</h1>
 <p>Model {e(data['model'])}, part {e(data['part'])}, {data['clock_mhz']:g} MHz, {_target(data)}.</p>
 <p><b>Predicted:</b> {p['cycles_per_frame']:,} cycles per frame = {p['fps']:,.0f} frames/s
-(bottleneck {e(p['bottleneck'])}); {p['xnor_lanes']:,} XNOR lanes, {p['lane_utilisation']:.1%} busy.
+(bottleneck {e(p['bottleneck'])}){e(faster_plan(data))}; {p['xnor_lanes']:,} XNOR lanes, {p['lane_utilisation']:.1%} busy.
 <b>Verification:</b> {verified}.</p>
 <h2>Cycles per stage</h2>
 {_cycles_chart(data)}

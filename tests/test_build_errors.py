@@ -95,9 +95,18 @@ def test_failed_forced_build_keeps_the_old_one(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.slow
 def test_folding_file_is_written_and_accepted(tmp_path, capsys):
-    code, _ = _build(tmp_path, capsys, "--fps", "5000", "--board", "pynq-z1")
-    assert code == 0
+    """At --fps 5000 the cheapest plan (16,384 cycles) is not built: the plan at 8,192 cycles
+    gives twice the frames for a few percent more LUTs, and the build says so. The folding
+    file it writes then fixes the plan, with no choice made."""
+    code = cli.main(["build", MLP, "--out", str(tmp_path / "out"), "--verify", "0", "--fps", "5000", "--board", "pynq-z1"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
     folding = tmp_path / "out" / "folding.yaml"
+    plan = BuildDir.open(tmp_path / "out").read_report()["plan"]
+    assert plan["faster"] and plan["cheapest"]["cycles_per_frame"] == 16384 and plan["chosen"]["cycles_per_frame"] == 8192
+    assert 0 < plan["more_lut"] <= plan["margin"]
+    assert f"(a faster plan than the 5,000 FPS asked: +100.0% FPS for {plan['more_lut']:+.1%} LUT over the cheapest" in out
+    assert "a faster plan than the 5,000 FPS asked" in BuildDir.open(tmp_path / "out").report_html.read_text()
     first = BuildDir.open(tmp_path / "out").read_report()["predicted"]
     # the folding fixes the rate: no --fps needed, and the report gives the rate it makes
     code = cli.main(["build", MLP, "--out", str(tmp_path / "again"), "--verify", "0", "--board", "pynq-z1",
@@ -107,6 +116,7 @@ def test_folding_file_is_written_and_accepted(tmp_path, capsys):
     again = BuildDir.open(tmp_path / "again")
     assert again.folding.read_text() == folding.read_text()
     assert again.meta.target_fps is None and again.read_report()["predicted"] == first
+    assert again.read_report()["plan"] is None and "faster plan" not in out
     assert f"{first['fps']:,.0f} FPS predicted" in out
     assert "rate fixed by the folding file" in again.report_html.read_text()
     code, err = _build(tmp_path, capsys, "--board", "pynq-z1", out="neither")

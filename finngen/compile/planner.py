@@ -16,6 +16,9 @@ on everything, so :func:`fastest` tests the whole plan.
 Where a weight memory goes follows one rule (:func:`finngen.compile.resources.rom_style`), which
 prices a block RAM at a fixed exchange rate; a plan for a board then moves the weights that rule
 leaves in LUTs into the block RAM the plan leaves idle (:func:`place_weights`).
+
+Which of the plans meeting a budget ``--fps`` builds (not always the cheapest) is
+:mod:`finngen.compile.objective`'s choice.
 """
 from __future__ import annotations
 
@@ -80,13 +83,14 @@ class _Planner:
         self.units = _units(network)
         self.judged, self.luts = {}, {}
 
-    def added(self, k, fold, chain) -> tuple | None:
-        """(stages, LUTs) that unit ``k`` at ``fold`` adds behind ``chain``: its layer's stages
-        and those of the pools that inherit its lanes, and the LUTs of those, of the FIFOs in
-        front of them and, for the last unit, of the top level. None if a stream it sets (the
-        input's, the output's) is wider than the DMA carries."""
+    def added(self, k, fold, chain, branch) -> tuple | None:
+        """(stages, LUTs, cycles per frame) that unit ``k`` at ``fold`` adds behind ``chain``
+        (which ends inside the residual ``branch``, or ()): its layer's stages and those of the
+        pools that inherit its lanes, the LUTs of those, of the FIFOs in front of them and, for
+        the last unit, of the top level, and the cycles of the slowest. None if a stream it sets
+        (the input's, the output's) is wider than the DMA carries."""
         # inside a residual branch, the join's skip FIFO depends on the branch planned so far
-        key = (k, fold, chain[-1].lanes_out if chain else None, pipeline.open_branch(chain))
+        key = (k, fold, chain[-1].lanes_out if chain else None, branch)
         if key not in self.judged:
             layer, followers = self.units[k]
             stages = _added(layer, followers, fold, *pipeline.tail(chain, self.network), before=chain)
@@ -98,7 +102,7 @@ class _Planner:
             widest = self.limits.stream_bits if self.limits is not None else None
             fit = widest is None or ((k > 0 or interface["in_width"] <= widest)
                                      and (not last or interface["out_width"] <= widest))
-            self.judged[key] = (stages, luts) if fit else None
+            self.judged[key] = (stages, luts, pipeline.cycles_per_frame(stages)) if fit else None
         return self.judged[key]
 
     def lut(self, part) -> float:
@@ -113,11 +117,12 @@ class _Planner:
         for k, (layer, _) in enumerate(self.units):
             extended = {}
             for luts, lanes, folds, chain in plans.values():
+                branch = pipeline.open_branch(chain)
                 for fold in candidates(layer):
-                    judged = self.added(k, fold, chain)
-                    if judged is None or pipeline.cycles_per_frame(judged[0]) > budget:
+                    judged = self.added(k, fold, chain, branch)
+                    if judged is None or judged[2] > budget:
                         continue
-                    stages, more = judged
+                    stages, more, _ = judged
                     key = (luts + more, lanes + fold.pe * fold.simd)
                     end = stages[-1].lanes_out
                     if end not in extended or key < extended[end][:2]:
@@ -196,6 +201,18 @@ def plans(network: ir.Network, limits: Limits | None = None):
         folds = _placed(network, planner.plan(budget), limits)
         if folds is not None:
             yield budget, folds
+
+
+def plans_from(network: ir.Network, budget: int, limits: Limits | None = None):
+    """(budget, folds) of the cheapest plan at ``budget``, then at each faster one of
+    :func:`budgets`, slowest first, until a budget has none (a plan meeting a budget meets
+    every looser one, so no faster budget has one either)."""
+    planner = _Planner(network, limits)
+    for tighter in reversed([b for b in budgets(network) if b <= budget]):
+        folds = _placed(network, planner.plan(tighter), limits)
+        if folds is None:
+            return
+        yield tighter, folds
 
 
 def fastest(network: ir.Network, limits: Limits) -> tuple:
