@@ -92,6 +92,17 @@ def test_mvtu_rtl_binary_conv_with_padding():
 
 
 @pytest.mark.rtl
+def test_mvtu_rtl_threshold_copies():
+    """Verilator: three neuron folds read from threshold memory copies of 4 and 2 PEs, each at
+    its own fold counter, under random traffic, then the cycle count."""
+    layer, pe, simd = _layer("fc-bin-copies", seed=3)
+    case = mvtu_case(layer, pe, simd, frames=4, seed=6)
+    run_case(case, Traffic(seed=8, valid_prob=0.7, ready_prob=0.6), rtl_name="mvtu_copies")
+    result = run_case(case, Traffic(), rtl_name="mvtu_copies")
+    assert _check_cycles(result, case, layer, pe, simd, frames=4) == 3 * 2   # (18/6)(16/8)
+
+
+@pytest.mark.rtl
 def test_mvtu_rtl_integer_last_layer():
     """Verilator: a signed 8-bit input, last-layer FC (outputs signed sums), wide SIMD."""
     layer = matrix_layer(7, (1, 1, 64), 10, in_type=I8, last=True, name="fc_last")
