@@ -77,7 +77,7 @@ LUT = {
     "accumulate": 0.65,      # per accumulator bit: accumulator adder, 2c - n, threshold compare
     "rom_logic": 1.08,        # per LUT of the weight/threshold ROMs in logic (rom_luts_per_bit)
     # MVTU, once: fold counters, pipeline flags, the replay mux, valid-tap count, handshakes
-    "mvtu_control": 21.95,
+    "mvtu_control": 21.91,
     # sliding window unit, per line-buffer address bit: its dozen counters and pointer adders
     # are about that wide
     "swu_address": 20.16,

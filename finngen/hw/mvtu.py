@@ -272,7 +272,10 @@ class MVTU(wiring.Component):
                 word = data.ArrayLayout(entry, len(lanes_c))
                 fold = flags[-3]["nf"] if len(copies) == 1 else _fold_copy(m, flags[-3], NF, f"{name}_fold")
                 read = _rom(m, name, word, [w[lanes_c.start:lanes_c.stop] for w in words], threshold_style, fold)
-                thresholds = Signal(word, name=name, reset_less=True)
+                # It starts as fold 0's word: a column equal in every fold then feeds its register
+                # its own initial value, and synthesis makes it a constant (yosys keeps a register
+                # of constant input 1 from 0, and merges all of them into one that reaches every PE).
+                thresholds = Signal(word, name=name, reset_less=True, init=words[0][lanes_c.start:lanes_c.stop])
                 m.d.sync += thresholds.eq(read)
                 for t, p in zip(thresholds, lanes_c):
                     bit = Signal(name=f"out{p}", reset_less=True)
