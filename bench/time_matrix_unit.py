@@ -30,7 +30,7 @@ def main():
     folds = folding.load(args.build / "folding.yaml", network)
     layer = max(network.matrix_layers, key=lambda l: folds[l.name].pe * folds[l.name].simd)
     fold = folds[layer.name]
-    unit = MVTU(layer, fold.pe, fold.simd)
+    unit = MVTU(layer, fold.pe, fold.simd, weights=fold.weights)
     text = verilog.convert(unit, name="mvtu", emit_src=False)
     report = timing.place_and_route(text, "mvtu", args.build / "timing-mvtu", clock_mhz=args.clock)
     t = timing.summarize(report, args.clock, timing.STAND_IN)

@@ -6,6 +6,7 @@ from amaranth.hdl import Fragment
 
 from finngen import ir
 from finngen.compile.kinds import cycles_per_pixel
+from finngen.compile.kinds.matrix import threshold_copies
 from finngen.hw import MVTU
 from finngen.sim.cases import mvtu_case, run_case
 from finngen.sim.layers import matrix_layer, random_config
@@ -18,6 +19,8 @@ U4, I3, U8, I8, I2 = (ir.DataType(4), ir.DataType(3, signed=True), ir.DataType(8
 CONFIGS = {
     "fc-bin": ((1, 1, 32), 16, {}, 4, 8),
     "fc-bin-parallel": ((1, 1, 16), 8, {}, 8, 16),
+    # threshold memory copies of 4 and 2 PEs (kinds.matrix.threshold_copies), 3 folds
+    "fc-bin-copies": ((1, 1, 16), 18, {}, 6, 8),
     "fc-bin-serial": ((1, 1, 6), 4, {}, 1, 1),
     "fc-bin-last": ((1, 1, 24), 6, {"last": True}, 2, 4),
     "fc-u8-last": ((1, 1, 12), 6, {"in_type": U8, "last": True}, 2, 4),
@@ -89,6 +92,17 @@ def test_mvtu_rtl_binary_conv_with_padding():
 
 
 @pytest.mark.rtl
+def test_mvtu_rtl_threshold_copies():
+    """Verilator: three neuron folds read from threshold memory copies of 4 and 2 PEs, each at
+    its own fold counter, under random traffic, then the cycle count."""
+    layer, pe, simd = _layer("fc-bin-copies", seed=3)
+    case = mvtu_case(layer, pe, simd, frames=4, seed=6)
+    run_case(case, Traffic(seed=8, valid_prob=0.7, ready_prob=0.6), rtl_name="mvtu_copies")
+    result = run_case(case, Traffic(), rtl_name="mvtu_copies")
+    assert _check_cycles(result, case, layer, pe, simd, frames=4) == 3 * 2   # (18/6)(16/8)
+
+
+@pytest.mark.rtl
 def test_mvtu_rtl_integer_last_layer():
     """Verilator: a signed 8-bit input, last-layer FC (outputs signed sums), wide SIMD."""
     layer = matrix_layer(7, (1, 1, 64), 10, in_type=I8, last=True, name="fc_last")
@@ -131,6 +145,15 @@ def test_mvtu_memory_layout():
         [list(layer.threshold[0:2]), list(layer.threshold[2:4])]
 
 
+def test_mvtu_threshold_copies():
+    """A threshold memory in logic has a copy per 4 PEs when there are several neuron folds
+    (fc-bin-copies, which the golden and reset tests run, has two); in block RAM, or of a
+    single fold, one."""
+    assert threshold_copies(*_layer("fc-bin-copies")) == [range(0, 4), range(4, 6)]
+    assert threshold_copies(*_layer("fc-bin-block")) == [range(4)]
+    assert threshold_copies(*_layer("fc-bin-parallel")) == [range(8)]
+
+
 @pytest.mark.parametrize("pe, simd, match", [(3, 4, "PE"), (0, 4, "PE"), (2, 5, "SIMD"),
                                              (2, 32, "SIMD"), (2, 2.0, "SIMD")])
 def test_mvtu_rejects_bad_folding(pe, simd, match):
@@ -154,12 +177,30 @@ def test_mvtu_rejects_pool_layer():
 def test_mvtu_reset_in_the_middle_of_a_pixel(key):
     """A reset that cuts a pixel short leaves nothing behind: the running sums start from zero
     again (they are cleared by a flag that a reset sets, not by a reset of their own)."""
+    layer, pe, simd = _layer(key)
+    fed = max(1, layer.fan_in // simd // 2)
+    got, expected = _outputs_after_reset(layer, pe, simd, fed, MVTU.latency_of(layer, simd))
+    assert got == expected
+
+
+@pytest.mark.slow
+def test_mvtu_reset_in_any_neuron_fold():
+    """The threshold memory copies' fold counters reset with the unit: a reset at every cycle
+    after the first pixel's input is in (each copy's counter at every count on the way)."""
+    layer, pe, simd = _layer("fc-bin-copies")
+    sf = layer.fan_in // simd
+    for wait in range(1, cycles_per_pixel(layer, pe, simd) + MVTU.latency_of(layer, simd)):
+        got, expected = _outputs_after_reset(layer, pe, simd, sf, wait)
+        assert got == expected, wait
+
+
+def _outputs_after_reset(layer, pe, simd, fed, wait):
+    """The unit's output beats for a frame after ``fed`` beats of the frame went in and a reset
+    ``wait`` cycles later, and the expected beats."""
     from amaranth.hdl import Module, ResetInserter, Signal, Value
     from amaranth.sim import Simulator
 
-    layer, pe, simd = _layer(key)
     case = mvtu_case(layer, pe, simd, frames=1, seed=2)
-    half = max(1, case.component.synapse_folds // 2)
     restart = Signal()
     m = Module()
     m.submodules.mvtu = ResetInserter(restart)(case.component)
@@ -168,12 +209,12 @@ def test_mvtu_reset_in_the_middle_of_a_pixel(key):
     got = []
 
     async def testbench(ctx):
-        for beat in case.in_beats[:half]:       # part of the first pixel, then a reset
+        for beat in case.in_beats[:fed]:        # part of the frame, then a reset
             ctx.set(payload, beat)
             ctx.set(mvtu.i.valid, 1)
             await ctx.tick().until(mvtu.i.ready)
         ctx.set(mvtu.i.valid, 0)
-        await ctx.tick().repeat(mvtu.latency)      # those beats reach the sums
+        await ctx.tick().repeat(wait)
         ctx.set(restart, 1)
         await ctx.tick()
         ctx.set(restart, 0)
@@ -195,4 +236,4 @@ def test_mvtu_reset_in_the_middle_of_a_pixel(key):
     sim.add_clock(1e-8)
     sim.add_testbench(testbench)
     sim.run()
-    assert got == list(case.expected)
+    return got, list(case.expected)

@@ -76,6 +76,7 @@ MVTU_CONFIGS = [
     ((1, 1, 12), 4, {"in_type": ir.DataType(4)}, 2, 1),
     ((4, 4, 3), 4, {"kernel": 3, "pad": 1}, 2, 3),
     ((3, 3, 16), 4, {"kernel": 3, "pad": 1}, 4, 16),
+    ((1, 1, 16), 12, {}, 6, 8),        # threshold memory copies of 4 and 2 PEs
 ]
 
 

@@ -17,7 +17,8 @@ Pipeline (see :attr:`MVTU.latency`), one stage per cycle and no stall inside it:
 
 The weights are one memory, as in FINN: word ``nf * SF + sf`` holds the ``SIMD`` columns of
 all ``PE`` rows of the fold, ``PE * SIMD`` bits; the thresholds likewise one word of ``PE``
-entries per neuron fold. Each memory goes where
+entries per neuron fold (in logic, a copy per few PEs, read at a fold counter of its own). Each
+memory goes where
 :func:`finngen.compile.resources.rom_style` says (the stage kind prices the same answer), and
 synthesis is told so: a block RAM read synchronously (``rom_style = "block"``), or LUTs read
 from a register that copies the address (``logic_block``), which yosys maps about four times
@@ -32,7 +33,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import ir
-from ..compile.kinds.matrix import cycles_per_pixel, memory_styles
+from ..compile.kinds.matrix import cycles_per_pixel, memory_styles, threshold_copies
 from ..compile.resources import ROM_PLACES
 from .arith import pipelined_tree_sum, tree_levels, tree_registers
 from .fifo import BUFFERED_LATENCY, StreamFIFO
@@ -260,16 +261,26 @@ class MVTU(wiring.Component):
         if layer.threshold is not None:
             # The threshold compare in a stage of its own; the thresholds are read two stages
             # ahead and registered, like the weights.
+            # A memory in logic has a copy per few PEs (kinds.matrix.threshold_copies says why),
+            # each read at its own copy of the fold.
             entry = data.StructLayout({"threshold": signed(layer.threshold_bits), "invert": 1})
-            word = data.ArrayLayout(entry, pe)
-            read = _rom(m, "thresholds", word, self.threshold_words(), threshold_style, flags[-3]["nf"])
-            thresholds = Signal(word, reset_less=True)
-            m.d.sync += thresholds.eq(read)
+            words = self.threshold_words()
+            copies = threshold_copies(layer, pe, simd)
             results = []
-            for p, s in enumerate(sums):
-                bit = Signal(name=f"out{p}", reset_less=True)
-                m.d.sync += bit.eq((s >= thresholds[p].threshold) ^ thresholds[p].invert)
-                results.append(bit)
+            for c, lanes_c in enumerate(copies):
+                name = "thresholds" if len(copies) == 1 else f"thresholds{c}"
+                word = data.ArrayLayout(entry, len(lanes_c))
+                fold = flags[-3]["nf"] if len(copies) == 1 else _fold_copy(m, flags[-3], NF, f"{name}_fold")
+                read = _rom(m, name, word, [w[lanes_c.start:lanes_c.stop] for w in words], threshold_style, fold)
+                # It starts as fold 0's word: a column equal in every fold then feeds its register
+                # its own initial value, and synthesis makes it a constant (yosys keeps a register
+                # of constant input 1 from 0, and merges all of them into one that reaches every PE).
+                thresholds = Signal(word, name=name, reset_less=True, init=words[0][lanes_c.start:lanes_c.stop])
+                m.d.sync += thresholds.eq(read)
+                for t, p in zip(thresholds, lanes_c):
+                    bit = Signal(name=f"out{p}", reset_less=True)
+                    m.d.sync += bit.eq((sums[p] >= t.threshold) ^ t.invert)
+                    results.append(bit)
             now = next_stage()
         else:
             results = sums
@@ -290,6 +301,18 @@ class MVTU(wiring.Component):
         xs = lanes(x, layer.in_type, simd)
         return [pipelined_tree_sum(m, [Mux(mask[j], Mux(w[j], xs[j], -xs[j]), 0) for j in range(simd)],
                                    before=1, name=f"sum{p}") for p, w in enumerate(weights)], None
+
+
+def _fold_copy(m, stage, folds, name):
+    """A counter equal to ``stage["nf"]`` in every cycle: it steps when the stage carries a
+    fold's last beat, as ``nf`` did that many cycles before, and resets with it. Its next value
+    comes from its own output, so no two copies are the same logic: synthesis merges registers
+    whose inputs are equal (yosys' opt_merge spares only cells marked ``keep``, and Amaranth puts
+    a signal's attributes on its wire, not on the flip-flop)."""
+    fold = Signal(range(folds), name=name)
+    with m.If(stage["valid"] & stage["last"]):
+        m.d.sync += fold.eq(Mux(fold == folds - 1, 0, fold + 1))
+    return fold
 
 
 # What synthesis is told about a ROM's place. yosys reads these (memory_libmap); Vivado reads

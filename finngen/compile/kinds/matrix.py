@@ -33,6 +33,23 @@ def memory_styles(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None
     return (weights or styles[0], styles[1])
 
 
+# PEs that read one copy of a threshold memory in logic (finngen.hw.mvtu). Few neuron folds
+# make many of its bit columns the same function of the fold, and synthesis merges their word
+# registers into a handful that each reach every PE's compare: at PE 32 that routing alone took
+# most of a 150 MHz cycle. A copy per few PEs, its own fold counter and word register, bounds
+# that fan-out to the copy's compares.
+THRESHOLD_COPY_PES = 4
+
+
+def threshold_copies(layer: ir.MatrixLayer, pe: int, simd: int) -> list:
+    """The PE lanes (``range``s) each copy of the unit's threshold memory serves: one copy in
+    block RAM (its word bits are distinct outputs), of one word, or of PE lanes up to
+    :data:`THRESHOLD_COPY_PES`; else a copy per :data:`THRESHOLD_COPY_PES` lanes."""
+    style = memory_styles(layer, pe, simd)[1]
+    size = THRESHOLD_COPY_PES if style == "logic" and layer.out_channels > pe else pe
+    return [range(first, min(first + size, pe)) for first in range(0, pe, size)]
+
+
 @dataclass(frozen=True)
 class MatrixUnit(Stage):
     """A :class:`finngen.hw.mvtu.MVTU` for ``layer`` at ``fold``."""
@@ -163,13 +180,21 @@ class MatrixUnit(Stage):
         Resources of the rest: block RAMs and their word registers; for a ROM in logic the
         register of its address and of its word). In logic, identical bit columns
         merge, with their registers, which matters for shallow threshold ROMs: a column of d
-        words is one of 2**d functions, so n random columns give about 2**d (1 - (1 - 2**-d)**n)."""
+        words is one of 2**d functions, so n random columns give about 2**d (1 - (1 - 2**-d)**n).
+        A threshold memory in logic is one ROM per copy (:func:`threshold_copies`), columns
+        merging within a copy, and several copies have a fold counter each."""
+        layer, pe, simd = self.layer, self.fold.pe, self.fold.simd
+        weights, thresholds = memory_shapes(layer, pe, simd)
+        weight_style, threshold_style = self.memory_styles
+        roms = [(weights, weight_style)]
         luts, rest = 0, Resources()
-        shapes = memory_shapes(self.layer, self.fold.pe, self.fold.simd)
-        for shape, style in zip(shapes, self.memory_styles):
-            if shape is None:
-                continue
-            depth, columns = shape
+        if thresholds is not None:
+            depth, width = thresholds
+            copies = threshold_copies(layer, pe, simd)
+            roms += [((depth, width // pe * len(lanes)), threshold_style) for lanes in copies]
+            if len(copies) > 1:
+                rest += len(copies) * Resources(ff=range_bits(depth))
+        for (depth, columns), style in roms:
             if style == "block":
                 rest += Resources(bram36=bram36(depth, columns), ff=columns)
                 continue
