@@ -5,7 +5,9 @@ import pytest
 from amaranth.hdl import Fragment
 
 from finngen import ir
-from finngen.compile.kinds import cycles_per_pixel
+from finngen.compile.folding import Fold
+from finngen.compile.kinds import MatrixUnit, cycles_per_pixel
+from finngen.compile.kinds.matrix import weight_slices
 from finngen.hw import MVTU
 from finngen.sim.cases import mvtu_case, run_case
 from finngen.sim.layers import matrix_layer, random_config
@@ -96,6 +98,25 @@ def test_mvtu_rtl_integer_last_layer():
     run_case(case, Traffic(seed=5, valid_prob=0.8, ready_prob=0.5), rtl_name="mvtu_fc_last")
     result = run_case(case, Traffic(), rtl_name="mvtu_fc_last")
     assert _check_cycles(result, case, layer, 5, 16, frames=6) == 2 * 4   # (10/5)(64/16)
+
+
+@pytest.mark.rtl
+def test_mvtu_rtl_weights_deeper_than_a_block():
+    """Verilator: weights in block RAM deeper than one block, 1,200 words of 20 bits read as
+    three slices of 512 words (the last part empty), registered before the mux that joins them: bit
+    exact under random back-pressure, one output beat every MW/SIMD cycles, and one stage more
+    than the same unit with its weights in logic, as its stage kind predicts. A last layer: its
+    outputs are the sums, so a word from the wrong slice shows (a threshold could hide it)."""
+    layer = matrix_layer(11, (1, 1, 40), 600, name="deep", last=True)
+    assert weight_slices(layer, 1, 20, "block") == 3
+    case = mvtu_case(layer, 1, 20, frames=2, seed=3, weights="block")
+    mvtu = case.component
+    assert MatrixUnit(layer, Fold(1, 20, "block")).latency == mvtu.latency == \
+        MVTU(layer, 1, 20, weights="logic").latency + 1
+    run_case(case, Traffic(seed=13, valid_prob=0.7, ready_prob=0.6), rtl_name="mvtu_deep")
+    result = run_case(case, Traffic(), rtl_name="mvtu_deep")
+    _check_cycles(result, case, layer, 1, 20, frames=2)
+    assert result.out_cycles[0] - result.in_cycles[mvtu.synapse_folds - 1] == mvtu.latency
 
 
 def test_mvtu_memory_styles():

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, fields
 
 __all__ = ["Resources", "memory", "memory_kind", "rom_style", "rom_luts_per_bit", "range_bits",
-           "with_fitted", "bram36", "LUT", "LUTS_PER_BRAM36", "ROM_PLACES"]
+           "with_fitted", "bram36", "column_depth", "mux_luts_per_bit", "LUT", "SLICE_DEPTH", "LUTS_PER_BRAM36", "ROM_PLACES"]
 
 
 @dataclass(frozen=True)
@@ -72,12 +72,12 @@ class Resources:
 # component kind) and prints them; docs/calibration.md records the fit and its error.
 LUT = {
     # MVTU, per PE
-    "xnor_popcount": 2.05,   # per SIMD lane, bipolar input: XNOR with the weight, popcount tree
-    "int_mac": 2.36,         # per SIMD lane and input bit, integer input: +-x, adder tree
-    "accumulate": 0.73,      # per accumulator bit: accumulator adder, 2c - n, threshold compare
+    "xnor_popcount": 2.04,   # per SIMD lane, bipolar input: XNOR with the weight, popcount tree
+    "int_mac": 2.35,         # per SIMD lane and input bit, integer input: +-x, adder tree
+    "accumulate": 0.75,      # per accumulator bit: accumulator adder, 2c - n, threshold compare
     "rom_logic": 1.09,        # per LUT of the weight/threshold ROMs in logic (rom_luts_per_bit)
     # MVTU, once: fold counters, pipeline flags, the replay mux, valid-tap count, handshakes
-    "mvtu_control": 20.64,
+    "mvtu_control": 21.3,
     # sliding window unit, per line-buffer address bit: its dozen counters and pointer adders
     # are about that wide
     "swu_address": 20.16,
@@ -140,6 +140,34 @@ def bram36(depth: int, width: int) -> float:
     if b36 <= b18:
         return _blocks(depth, width, RAMB36_SHAPES)
     return 0.5 * _blocks(depth, width, RAMB18_SHAPES)
+
+
+# Words in one depth slice of a block ROM that the matrix unit reads slice by slice
+# (finngen.compile.kinds.matrix.weight_slices). Xilinx's RAMB18 and ECP5's DP16KD are both 18 Kb
+# blocks with the same shapes, 16Kx1 down to 512x36: 512 words is the shallowest, so yosys never
+# cuts a 512-word memory in depth (which would put a mux of its own behind the blocks, the path the
+# slicing removes), and at 36 bits it fills a block, parity bits included, on both. The slices sit
+# side by side in one 512-word memory, as yosys lays out a deep one, so their words share 36-bit
+# block columns: no more blocks than the unsliced memory's.
+SLICE_DEPTH = 512
+
+
+def column_depth(width: int) -> int:
+    """The most words of ``width`` bits one column of 18 Kb blocks holds: the depth of the
+    narrowest shape with ``min(width, 36)`` bits. yosys maps a memory no deeper without cutting
+    it in depth, so it needs no slices."""
+    return max(d for d, w in RAMB18_SHAPES if w >= min(width, 36))
+
+
+def mux_luts_per_bit(inputs: int) -> int:
+    """LUTs per output bit of a mux of ``inputs`` words: LUT6s of four inputs each (two select
+    bits), four of them joined by MUXF7/MUXF8, which are not LUTs, and so on up."""
+    luts = 0
+    while inputs > 1:
+        groups = math.ceil(inputs / 4)
+        luts += groups
+        inputs = math.ceil(groups / 4)
+    return luts
 
 
 def rom_luts_per_bit(depth: int) -> int:

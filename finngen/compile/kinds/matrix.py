@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from ... import ir
 from ..folding import Fold
-from ..resources import Resources, bram36, memory, range_bits, rom_luts_per_bit, rom_style
+from ..resources import (SLICE_DEPTH, Resources, bram36, column_depth, memory, mux_luts_per_bit, range_bits,
+                         rom_luts_per_bit, rom_style)
 from .base import Stage
 from .window import beat_bits
 
@@ -31,6 +32,24 @@ def memory_styles(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None
     the weights."""
     styles = tuple(shape and rom_style(*shape) for shape in memory_shapes(layer, pe, simd))
     return (weights or styles[0], styles[1])
+
+
+def weight_slices(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None = None) -> int:
+    """How many depth slices of :data:`~finngen.compile.resources.SLICE_DEPTH` words the unit
+    reads its weight memory in: one unless it sits in block RAM and is deeper than one column of
+    blocks holds (:func:`~finngen.compile.resources.column_depth`); then the slices lie side by
+    side in one memory of that depth, whose words are registered before a mux picks the slice
+    in the next cycle (finngen.hw.mvtu): one stage more."""
+    (depth, width), _ = memory_shapes(layer, pe, simd)
+    if memory_styles(layer, pe, simd, weights)[0] != "block" or depth <= column_depth(width):
+        return 1
+    return -(-depth // SLICE_DEPTH)
+
+
+def weight_stages(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None = None) -> int:
+    """Cycles from the weight address to the registered weight word: the read and its register,
+    and the mux after the slices' registers when there are several (:func:`weight_slices`)."""
+    return 2 + (weight_slices(layer, pe, simd, weights) > 1)
 
 
 @dataclass(frozen=True)
@@ -112,7 +131,7 @@ class MatrixUnit(Stage):
     @property
     def latency(self) -> int:
         from ...hw.mvtu import MVTU
-        return MVTU.latency_of(self.layer, self.fold.simd)
+        return MVTU.latency_of(self.layer, self.fold.pe, self.fold.simd, self.fold.weights)
 
     @property
     def in_beat_bits(self) -> int:
@@ -129,7 +148,8 @@ class MatrixUnit(Stage):
 
     def fixed_resources(self) -> Resources:
         from ...hw.arith import tree_register_bits
-        from ...hw.mvtu import MVTU, tree_ranks
+        from ...hw.fifo import BUFFERED_LATENCY
+        from ...hw.mvtu import MVTU
         from .fifo import Fifo
         layer, pe, simd = self.layer, self.fold.pe, self.fold.simd
         nf, sf = self.neuron_folds, self.synapse_folds
@@ -144,12 +164,13 @@ class MatrixUnit(Stage):
         term_bits = 1 if bipolar else layer.in_type.bits + 1
         per_pe = Resources(ff=tree_register_bits(simd, term_bits, before=0 if bipolar else 1)
                            + layer.acc_bits * (2 + bipolar) + thresholded)
-        # shared: the input beat and its registered copy, the replay buffer of one pixel's vector
+        # shared: the input beat and its registered copies, the replay buffer of one pixel's vector
         # (more than one neuron fold), fold counters, the flags that travel with each stage, a
         # padded bipolar layer's valid-tap count, and the output FIFO with its free count
-        stages = 3 + tree_ranks(layer, simd) + bipolar + thresholded
-        out_depth = MVTU.out_depth_of(layer, simd)
-        shared = Resources(ff=2 * beat + range_bits(nf) + range_bits(sf) + range_bits(nf * sf)
+        memory_stages = weight_stages(layer, pe, simd, self.fold.weights)
+        stages = MVTU.latency_of(layer, pe, simd, self.fold.weights) - BUFFERED_LATENCY
+        out_depth = MVTU.out_depth_of(layer, pe, simd, self.fold.weights)
+        shared = Resources(ff=memory_stages * beat + range_bits(nf) + range_bits(sf) + range_bits(nf * sf)
                            + stages * (3 + range_bits(nf)) + range_bits(out_depth + 1))
         if layer.has_padding and bipolar:
             shared += Resources(ff=tree_register_bits(simd, 1) + 2 * layer.acc_bits)
@@ -160,16 +181,24 @@ class MatrixUnit(Stage):
     def _roms(self) -> tuple:
         """The weight and (hidden layers) threshold memories where :func:`memory_styles` puts
         them, and the registers their words are read into. Returns (LUTs of those in logic,
-        Resources of the rest: block RAMs and their word registers; for a ROM in logic the
+        Resources of the rest: block RAMs and their word registers (a sliced weight memory's
+        too, and its mux, :func:`weight_slices`); for a ROM in logic the
         register of its address and of its word). In logic, identical bit columns
         merge, with their registers, which matters for shallow threshold ROMs: a column of d
         words is one of 2**d functions, so n random columns give about 2**d (1 - (1 - 2**-d)**n)."""
         luts, rest = 0, Resources()
         shapes = memory_shapes(self.layer, self.fold.pe, self.fold.simd)
-        for shape, style in zip(shapes, self.memory_styles):
+        slicings = (weight_slices(self.layer, self.fold.pe, self.fold.simd, self.fold.weights), 1)
+        for shape, style, slices in zip(shapes, self.memory_styles, slicings):
             if shape is None:
                 continue
             depth, columns = shape
+            if style == "block" and slices > 1:
+                # the slices side by side, their words registered, the select at stages 1 and 2,
+                # then the mux and the word's register
+                rest += Resources(lut=columns * mux_luts_per_bit(slices), bram36=bram36(SLICE_DEPTH, slices * columns),
+                                  ff=(slices + 1) * columns + 2 * range_bits(slices))
+                continue
             if style == "block":
                 rest += Resources(bram36=bram36(depth, columns), ff=columns)
                 continue
