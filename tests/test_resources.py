@@ -199,3 +199,14 @@ def test_resources_arithmetic_and_fit():
     assert a.fits(pynq) and a.fits(pynq.resources)
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.lut = 1
+
+
+def test_weight_slices_take_no_more_blocks():
+    """A matrix unit reads weights deeper than a column of blocks in 512-word slices side by
+    side (finngen.hw.mvtu, for timing): as many blocks as the memory unsliced, on any shape."""
+    for width in [*range(1, 80), 96, 128, 256, 1024]:
+        for depth in (513, 600, 1024, 1500, 2048, 3000, 4096, 9216, 18432, 20000, 32768):
+            if depth > resources.column_depth(width):
+                slices = -(-depth // resources.SLICE_DEPTH)
+                assert resources.bram36(resources.SLICE_DEPTH, slices * width) == \
+                    resources.bram36(depth, width), (depth, width)
