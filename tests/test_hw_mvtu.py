@@ -102,17 +102,18 @@ def test_mvtu_rtl_integer_last_layer():
 
 @pytest.mark.rtl
 def test_mvtu_rtl_weights_deeper_than_a_block():
-    """Verilator: weights in block RAM deeper than one block, 1,200 words of 20 bits read as
-    three slices of 512 words (the last part empty), registered before the mux that joins them: bit
-    exact under random back-pressure, one output beat every MW/SIMD cycles, and one stage more
-    than the same unit with its weights in logic, as its stage kind predicts. A last layer: its
-    outputs are the sums, so a word from the wrong slice shows (a threshold could hide it)."""
-    layer = matrix_layer(11, (1, 1, 40), 600, name="deep", last=True)
-    assert weight_slices(layer, 1, 20, "block") == 3
+    """Verilator: weights in block RAM deeper than one block, 2,400 words of 20 bits read as five
+    slices of 512 words side by side (the last part empty), registered, then joined four and
+    one ways and two ways, a level a cycle: bit exact under random back-pressure, one output
+    beat every MW/SIMD cycles, and two stages more than the same unit with its weights in
+    logic, as its stage kind predicts. A last layer: its outputs are the sums, so a word from
+    the wrong slice shows (a threshold could hide it)."""
+    layer = matrix_layer(11, (1, 1, 40), 1200, name="deep", last=True)
+    assert weight_slices(layer, 1, 20, "block") == 5
     case = mvtu_case(layer, 1, 20, frames=2, seed=3, weights="block")
     mvtu = case.component
     assert MatrixUnit(layer, Fold(1, 20, "block")).latency == mvtu.latency == \
-        MVTU(layer, 1, 20, weights="logic").latency + 1
+        MVTU(layer, 1, 20, weights="logic").latency + 2
     run_case(case, Traffic(seed=13, valid_prob=0.7, ready_prob=0.6), rtl_name="mvtu_deep")
     result = run_case(case, Traffic(), rtl_name="mvtu_deep")
     _check_cycles(result, case, layer, 1, 20, frames=2)

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, fields
 
 __all__ = ["Resources", "memory", "memory_kind", "rom_style", "rom_luts_per_bit", "range_bits",
-           "with_fitted", "bram36", "column_depth", "mux_luts_per_bit", "LUT", "SLICE_DEPTH", "LUTS_PER_BRAM36", "ROM_PLACES"]
+           "with_fitted", "bram36", "column_depth", "LUT", "SLICE_DEPTH", "LUTS_PER_BRAM36", "ROM_PLACES"]
 
 
 @dataclass(frozen=True)
@@ -157,17 +157,6 @@ def column_depth(width: int) -> int:
     narrowest shape with ``min(width, 36)`` bits. yosys maps a memory no deeper without cutting
     it in depth, so it needs no slices."""
     return max(d for d, w in RAMB18_SHAPES if w >= min(width, 36))
-
-
-def mux_luts_per_bit(inputs: int) -> int:
-    """LUTs per output bit of a mux of ``inputs`` words: LUT6s of four inputs each (two select
-    bits), four of them joined by MUXF7/MUXF8, which are not LUTs, and so on up."""
-    luts = 0
-    while inputs > 1:
-        groups = math.ceil(inputs / 4)
-        luts += groups
-        inputs = math.ceil(groups / 4)
-    return luts
 
 
 def rom_luts_per_bit(depth: int) -> int:

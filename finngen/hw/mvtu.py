@@ -11,7 +11,7 @@ Pipeline (see :attr:`MVTU.latency`), one stage per cycle and no stall inside it:
   stream while ``nf == 0``, else from a replay buffer); the memories are read;
 * stage 1: the read data, then registered again (the block RAM's output register in Vivado);
   a weight memory in block RAM deeper than one block is read in depth slices side by side, all
-  registered, and joined by a mux in a stage of its own
+  registered, and joined by registered levels of 4:1 muxes
   (:func:`finngen.compile.kinds.matrix.weight_slices`);
 * the XNOR-popcount (bipolar inputs) or signed sum of ``+-x`` (integer inputs) per PE, as an
   adder tree with a register rank every two adder levels (none for a narrow SIMD), then the
@@ -36,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from .. import ir
-from ..compile.kinds.matrix import cycles_per_pixel, memory_styles, weight_slices, weight_stages
+from ..compile.kinds.matrix import JOIN, cycles_per_pixel, join_groups, memory_styles, weight_slices, weight_stages
 from ..compile.resources import ROM_PLACES, SLICE_DEPTH
 from .arith import pipelined_tree_sum, tree_levels, tree_registers
 from .fifo import BUFFERED_LATENCY, StreamFIFO
@@ -133,7 +133,7 @@ class MVTU(wiring.Component):
     def latency_of(layer, pe, simd, weights=None) -> int:
         """Cycles from the cycle the unit takes a pixel's last input beat (the last synapse fold
         of neuron fold 0) to the cycle that fold's output beat is valid on ``o``, without
-        back-pressure: the memory read, its output register (and the slices' mux, for weights
+        back-pressure: the memory read, its output register (and the slices' muxes, for weights
         in block RAM deeper than a block), the tree's ranks, the accumulator, the sum (bipolar)
         and the threshold compare, then the output FIFO's two. (A static method: the compiler's
         stage kind asks it without building the unit.)"""
@@ -206,15 +206,10 @@ class MVTU(wiring.Component):
 
         # Data registers need no reset: the valid flags say what they hold.
 
-        def registered(value, name):
-            reg = Signal(len(value), name=name, reset_less=True)
-            m.d.sync += reg.eq(value)
-            return reg
-
         # Stage 1: the memories' read data. The input vector of the current pixel is replayed
         # from a small buffer for the neuron folds nf > 0.
         beat_in = Value.cast(self.i.payload)
-        beat = registered(beat_in, "beat1")
+        beat = _registered(m, beat_in, "beat1")
         weight_style, threshold_style = self.memory_styles
         slices = weight_slices(layer, pe, simd, self.weights)
         if slices > 1:
@@ -230,13 +225,13 @@ class MVTU(wiring.Component):
             beat = Mux(now["nf"] == 0, beat, rd.data)
 
         # Stage 2: the memory outputs, registered (a block RAM's own output register); a weight
-        # memory read in slices registers the row of all slices here, the word it picks in 3.
+        # memory read in slices registers the row of all slices here, then the levels of muxes.
         last = weight_stages(layer, pe, simd, self.weights)
         for stage in range(2, last):
-            beat = registered(beat, f"beat{stage}")
+            beat = _registered(m, beat, f"beat{stage}")
             next_stage()
-        beat = registered(beat, f"beat{last}")
-        weights = registered(weights1, f"weights{last}")
+        beat = _registered(m, beat, f"beat{last}")
+        weights = _registered(m, weights1, f"weights{last}")
         next_stage()
         beat = data.View(self.i.payload.shape(), beat) if masked else beat
         x = beat.data if masked else beat
@@ -334,11 +329,13 @@ def _rom(m, name, shape, words, style, address):
 def _sliced_rom(m, name, shape, words, slices, address):
     """A ROM of ``words`` in block RAM, deeper than :data:`~finngen.compile.resources.SLICE_DEPTH`,
     read as ``slices`` slices of that depth side by side in one memory: the row the low bits of
-    ``address`` (a value of this cycle) pick is read synchronously and registered, then the slice
-    its high bits pick; that word is valid two cycles later. A block's read data leaves it late
+    ``address`` (a value of this cycle) pick is read synchronously and registered, then the high
+    bits pick the slice through registered levels of 4:1 muxes
+    (:func:`~finngen.compile.kinds.matrix.join_groups`); the word is valid two cycles later plus
+    one per level but the last, which the caller registers. A block's read data leaves it late
     (5.6 ns on an ECP5 DP16KD without the output register, which yosys does not use) and the
-    blocks of a deep memory lie far apart, so the mux that joins the slices must come after a
-    register at each block, not before the word's."""
+    blocks of a deep memory lie far apart, so the slices are joined after a register at each
+    block, and a few at a time: a 64-way mux in one cycle placed LFC at 71.5 MHz."""
     width = Shape.cast(shape).width
     low = exact_log2(SLICE_DEPTH)
     rows = [sum(words[k * SLICE_DEPTH + a] << (k * width) for k in range(slices) if k * SLICE_DEPTH + a < len(words))
@@ -353,4 +350,25 @@ def _sliced_rom(m, name, shape, words, slices, address):
     for stage in (1, 2):
         select, held = Signal(len(select), name=f"{name}_slice{stage}", reset_less=True), select
         m.d.sync += select.eq(held)
-    return row.word_select(select, width)
+    words = [row.word_select(k, width) for k in range(slices)]
+    for level, groups in enumerate(join_groups(slices)):
+        if level:
+            words = [_registered(m, word, f"{name}_join{level}_{k}") for k, word in enumerate(words)]
+            select = _registered(m, select, f"{name}_slice{level + 2}")
+        bits, select = select[:exact_log2(JOIN)], select[exact_log2(JOIN):]
+        words = [_mux(words[k * JOIN:(k + 1) * JOIN], bits) for k in range(groups)]
+    return words[0]
+
+
+def _mux(words, select):
+    """``words[select]`` as a tree of 2:1 muxes (``select`` never points past the words)."""
+    for bit in select:
+        words = [Mux(bit, words[k + 1], words[k]) if k + 1 < len(words) else words[k]
+                 for k in range(0, len(words), 2)]
+    return words[0]
+
+
+def _registered(m, value, name):
+    reg = Signal(len(value), name=name, reset_less=True)
+    m.d.sync += reg.eq(value)
+    return reg

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 from ... import ir
 from ..folding import Fold
-from ..resources import (SLICE_DEPTH, Resources, bram36, column_depth, memory, mux_luts_per_bit, range_bits,
-                         rom_luts_per_bit, rom_style)
+from ..resources import (SLICE_DEPTH, Resources, bram36, column_depth, memory, range_bits, rom_luts_per_bit,
+                         rom_style)
 from .base import Stage
 from .window import beat_bits
 
@@ -38,18 +38,33 @@ def weight_slices(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None
     """How many depth slices of :data:`~finngen.compile.resources.SLICE_DEPTH` words the unit
     reads its weight memory in: one unless it sits in block RAM and is deeper than one column of
     blocks holds (:func:`~finngen.compile.resources.column_depth`); then the slices lie side by
-    side in one memory of that depth, whose words are registered before a mux picks the slice
-    in the next cycle (finngen.hw.mvtu): one stage more."""
+    side in one memory of that depth, whose words are registered before muxes pick the slice,
+    four ways a cycle (finngen.hw.mvtu, :func:`weight_stages`)."""
     (depth, width), _ = memory_shapes(layer, pe, simd)
     if memory_styles(layer, pe, simd, weights)[0] != "block" or depth <= column_depth(width):
         return 1
     return -(-depth // SLICE_DEPTH)
 
 
+# Slices a level of the join after a sliced weight memory picks from, registered: a 4:1 mux is one
+# LUT6 on Xilinx and one slice (two LUT4 and a PFUMX) on ECP5, a level of logic on either.
+JOIN = 4
+
+
+def join_groups(slices: int) -> list:
+    """Words each registered level of the join of ``slices`` slices puts out (the last: 1)."""
+    groups = []
+    while slices > 1:
+        slices = -(-slices // JOIN)
+        groups.append(slices)
+    return groups
+
+
 def weight_stages(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None = None) -> int:
     """Cycles from the weight address to the registered weight word: the read and its register,
-    and the mux after the slices' registers when there are several (:func:`weight_slices`)."""
-    return 2 + (weight_slices(layer, pe, simd, weights) > 1)
+    and a level of 4:1 muxes per :data:`JOIN` times the slices when there are several
+    (:func:`weight_slices`, :func:`join_groups`)."""
+    return 2 + len(join_groups(weight_slices(layer, pe, simd, weights)))
 
 
 @dataclass(frozen=True)
@@ -182,7 +197,7 @@ class MatrixUnit(Stage):
         """The weight and (hidden layers) threshold memories where :func:`memory_styles` puts
         them, and the registers their words are read into. Returns (LUTs of those in logic,
         Resources of the rest: block RAMs and their word registers (a sliced weight memory's
-        too, and its mux, :func:`weight_slices`); for a ROM in logic the
+        too, and the muxes that join its slices, :func:`weight_slices`); for a ROM in logic the
         register of its address and of its word). In logic, identical bit columns
         merge, with their registers, which matters for shallow threshold ROMs: a column of d
         words is one of 2**d functions, so n random columns give about 2**d (1 - (1 - 2**-d)**n)."""
@@ -194,10 +209,14 @@ class MatrixUnit(Stage):
                 continue
             depth, columns = shape
             if style == "block" and slices > 1:
-                # the slices side by side, their words registered, the select at stages 1 and 2,
-                # then the mux and the word's register
-                rest += Resources(lut=columns * mux_luts_per_bit(slices), bram36=bram36(SLICE_DEPTH, slices * columns),
-                                  ff=(slices + 1) * columns + 2 * range_bits(slices))
+                # the slices side by side and their words registered, then a registered level of
+                # 4:1 muxes (a LUT6 each) per JOIN times the slices, the last one the word's
+                # register; the select held until each level takes its two bits
+                groups = join_groups(slices)
+                select = range_bits(slices)
+                rest += Resources(lut=columns * sum(groups), bram36=bram36(SLICE_DEPTH, slices * columns),
+                                  ff=(slices + sum(groups)) * columns + 2 * select
+                                  + sum(select - 2 * level for level in range(1, len(groups))))
                 continue
             if style == "block":
                 rest += Resources(bram36=bram36(depth, columns), ff=columns)
