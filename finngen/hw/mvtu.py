@@ -218,10 +218,16 @@ class MVTU(wiring.Component):
             weights1 = _rom(m, "weights", unsigned(pe * simd), self.weight_words(), weight_style, waddr)
         now = next_stage()
         if NF > 1:
+            # written from the registered beat a cycle late: the input may come straight from a
+            # block RAM FIFO's unregistered output, which reached no further than a register
+            # in time at LFC's 1024-wide layers; with one synapse fold the next fold reads the
+            # word in the cycle it is written, so the read sees the write
             m.submodules.vector = vector = memory.Memory(shape=len(beat_in), depth=SF, init=[])
             wr = vector.write_port()
-            rd = vector.read_port()
-            m.d.comb += [wr.addr.eq(sf), wr.data.eq(beat_in), wr.en.eq(fire & from_input), rd.addr.eq(sf)]
+            rd = vector.read_port(transparent_for=(wr,) if SF == 1 else ())
+            sf1 = _registered(m, sf, "sf1")
+            m.d.comb += [wr.addr.eq(sf1), wr.data.eq(beat), wr.en.eq(now["valid"] & (now["nf"] == 0)),
+                         rd.addr.eq(sf)]
             beat = Mux(now["nf"] == 0, beat, rd.data)
 
         # Stage 2: the memory outputs, registered (a block RAM's own output register); a weight

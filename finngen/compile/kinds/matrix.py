@@ -189,8 +189,8 @@ class MatrixUnit(Stage):
                            + stages * (3 + range_bits(nf)) + range_bits(out_depth + 1))
         if layer.has_padding and bipolar:
             shared += Resources(ff=tree_register_bits(simd, 1) + 2 * layer.acc_bits)
-        if nf > 1:
-            shared += memory(sf, beat)
+        if nf > 1:      # the replay buffer and the copy of its write address
+            shared += memory(sf, beat) + Resources(ff=range_bits(sf))
         return roms + pe * per_pe + shared + Fifo(pe * layer.out_type.bits, out_depth).resources()
 
     def _roms(self) -> tuple:
