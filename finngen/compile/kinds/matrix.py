@@ -62,8 +62,8 @@ def join_groups(slices: int) -> list:
 
 def weight_stages(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None = None) -> int:
     """Cycles from the weight address to the registered weight word: the read and its register,
-    and a level of 4:1 muxes per :data:`JOIN` times the slices when there are several
-    (:func:`weight_slices`, :func:`join_groups`)."""
+    then, for weights read in several slices (:func:`weight_slices`), one more per registered
+    level of 4:1 muxes that joins them (:func:`join_groups`)."""
     return 2 + len(join_groups(weight_slices(layer, pe, simd, weights)))
 
 
