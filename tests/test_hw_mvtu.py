@@ -5,8 +5,9 @@ import pytest
 from amaranth.hdl import Fragment
 
 from finngen import ir
-from finngen.compile.kinds import cycles_per_pixel
-from finngen.compile.kinds.matrix import threshold_copies
+from finngen.compile.folding import Fold
+from finngen.compile.kinds import MatrixUnit, cycles_per_pixel
+from finngen.compile.kinds.matrix import threshold_copies, weight_slices
 from finngen.hw import MVTU
 from finngen.sim.cases import mvtu_case, run_case
 from finngen.sim.layers import matrix_layer, random_config
@@ -112,6 +113,26 @@ def test_mvtu_rtl_integer_last_layer():
     assert _check_cycles(result, case, layer, 5, 16, frames=6) == 2 * 4   # (10/5)(64/16)
 
 
+@pytest.mark.rtl
+def test_mvtu_rtl_weights_deeper_than_a_block():
+    """Verilator: weights in block RAM deeper than one block, 2,400 words of 20 bits read as five
+    slices of 512 words side by side (the last part empty), registered, then joined four and
+    one ways and two ways, a level a cycle: bit exact under random back-pressure, one output
+    beat every MW/SIMD cycles, and two stages more than the same unit with its weights in
+    logic, as its stage kind predicts. A last layer: its outputs are the sums, so a word from
+    the wrong slice shows (a threshold could hide it)."""
+    layer = matrix_layer(11, (1, 1, 40), 1200, name="deep", last=True)
+    assert weight_slices(layer, 1, 20, "block") == 5
+    case = mvtu_case(layer, 1, 20, frames=2, seed=3, weights="block")
+    mvtu = case.component
+    assert MatrixUnit(layer, Fold(1, 20, "block")).latency == mvtu.latency == \
+        MVTU(layer, 1, 20, weights="logic").latency + 2
+    run_case(case, Traffic(seed=13, valid_prob=0.7, ready_prob=0.6), rtl_name="mvtu_deep")
+    result = run_case(case, Traffic(), rtl_name="mvtu_deep")
+    _check_cycles(result, case, layer, 1, 20, frames=2)
+    assert result.out_cycles[0] - result.in_cycles[mvtu.synapse_folds - 1] == mvtu.latency
+
+
 def test_mvtu_memory_styles():
     """The memories go where resources.rom_style says: CONFIGS covers both places."""
     styles = {key: MVTU(*_layer(key)).memory_styles for key in CONFIGS}
@@ -179,7 +200,7 @@ def test_mvtu_reset_in_the_middle_of_a_pixel(key):
     again (they are cleared by a flag that a reset sets, not by a reset of their own)."""
     layer, pe, simd = _layer(key)
     fed = max(1, layer.fan_in // simd // 2)
-    got, expected = _outputs_after_reset(layer, pe, simd, fed, MVTU.latency_of(layer, simd))
+    got, expected = _outputs_after_reset(layer, pe, simd, fed, MVTU.latency_of(layer, pe, simd))
     assert got == expected
 
 
@@ -189,7 +210,7 @@ def test_mvtu_reset_in_any_neuron_fold():
     after the first pixel's input is in (each copy's counter at every count on the way)."""
     layer, pe, simd = _layer("fc-bin-copies")
     sf = layer.fan_in // simd
-    for wait in range(1, cycles_per_pixel(layer, pe, simd) + MVTU.latency_of(layer, simd)):
+    for wait in range(1, cycles_per_pixel(layer, pe, simd) + MVTU.latency_of(layer, pe, simd)):
         got, expected = _outputs_after_reset(layer, pe, simd, sf, wait)
         assert got == expected, wait
 

@@ -12,7 +12,7 @@ from finngen.board import boards
 from finngen.compile import folding, kinds, pipeline, resources
 from finngen import ir
 from finngen.compile.folding import Fold
-from finngen.compile.kinds.matrix import memory_styles
+from finngen.compile.kinds.matrix import memory_styles, weight_slices
 from finngen.compile.resources import Resources
 from finngen.sim.layers import matrix_layer
 
@@ -117,12 +117,15 @@ def test_more_parallelism_more_luts(name):
     folds do, outweigh the tiny datapath, and the model can dip by a few percent
     (docs/calibration.md). SIMDs that span kernel taps are left out: at those a weight ROM can
     fit a block RAM's aspect ratio exactly (2048 x 9) where a smaller SIMD's does not (2304 x 8),
-    and LUTs fall as the ROM leaves logic."""
+    and LUTs fall as the ROM leaves logic. Nor are folds whose weights are read in different
+    numbers of block RAM slices compared: joining 128 slices of 8 bits (``fc-wide`` at PE 2,
+    SIMD 4) takes more muxes than joining 64 of 16 (SIMD 8)."""
     args, kw = LAYERS[name]
     layer = matrix_layer(0, *args, **kw)
 
     def luts(pe, simd):
-        return memory_styles(layer, pe, simd), calib.matrix_stage(layer, pe, simd).resources().lut
+        return ((memory_styles(layer, pe, simd), weight_slices(layer, pe, simd)),
+                calib.matrix_stage(layer, pe, simd).resources().lut)
 
     def rising(row):
         return all(a[1] < b[1] for a, b in zip(row, row[1:]) if a[0] == b[0])
@@ -199,3 +202,14 @@ def test_resources_arithmetic_and_fit():
     assert a.fits(pynq) and a.fits(pynq.resources)
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.lut = 1
+
+
+def test_weight_slices_take_no_more_blocks():
+    """A matrix unit reads weights deeper than a column of blocks in 512-word slices side by
+    side (finngen.hw.mvtu, for timing): as many blocks as the memory unsliced, on any shape."""
+    for width in [*range(1, 80), 96, 128, 256, 1024]:
+        for depth in (513, 600, 1024, 1500, 2048, 3000, 4096, 9216, 18432, 20000, 32768):
+            if depth > resources.column_depth(width):
+                slices = -(-depth // resources.SLICE_DEPTH)
+                assert resources.bram36(resources.SLICE_DEPTH, slices * width) == \
+                    resources.bram36(depth, width), (depth, width)

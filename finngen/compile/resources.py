@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, fields
 
 __all__ = ["Resources", "memory", "memory_kind", "rom_style", "rom_luts_per_bit", "range_bits",
-           "with_fitted", "bram36", "LUT", "LUTS_PER_BRAM36", "ROM_PLACES"]
+           "with_fitted", "bram36", "column_depth", "LUT", "SLICE_DEPTH", "LUTS_PER_BRAM36", "ROM_PLACES"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,23 @@ def bram36(depth: int, width: int) -> float:
     if b36 <= b18:
         return _blocks(depth, width, RAMB36_SHAPES)
     return 0.5 * _blocks(depth, width, RAMB18_SHAPES)
+
+
+# Words in one depth slice of a block ROM that the matrix unit reads slice by slice
+# (finngen.compile.kinds.matrix.weight_slices). Xilinx's RAMB18 and ECP5's DP16KD are both 18 Kb
+# blocks with the same shapes, 16Kx1 down to 512x36: 512 words is the shallowest, so yosys never
+# cuts a 512-word memory in depth (which would put a mux of its own behind the blocks, the path the
+# slicing removes), and at 36 bits it fills a block, parity bits included, on both. The slices sit
+# side by side in one 512-word memory, as yosys lays out a deep one, so their words share 36-bit
+# block columns: no more blocks than the unsliced memory's.
+SLICE_DEPTH = 512
+
+
+def column_depth(width: int) -> int:
+    """The most words of ``width`` bits one column of 18 Kb blocks holds: the depth of the
+    narrowest shape with ``min(width, 36)`` bits. yosys maps a memory no deeper without cutting
+    it in depth, so it needs no slices."""
+    return max(d for d, w in RAMB18_SHAPES if w >= min(width, 36))
 
 
 def rom_luts_per_bit(depth: int) -> int:

@@ -10,6 +10,9 @@ Pipeline (see :attr:`MVTU.latency`), one stage per cycle and no stall inside it:
 * stage 0: fold counters pick the weight word (``nf * SF + sf``) and the input beat (from the
   stream while ``nf == 0``, else from a replay buffer); the memories are read;
 * stage 1: the read data, then registered again (the block RAM's output register in Vivado);
+  a weight memory in block RAM deeper than one block is read in depth slices side by side, all
+  registered, and joined by registered levels of 4:1 muxes
+  (:func:`finngen.compile.kinds.matrix.weight_slices`);
 * the XNOR-popcount (bipolar inputs) or signed sum of ``+-x`` (integer inputs) per PE, as an
   adder tree with a register rank every two adder levels (none for a narrow SIMD), then the
   accumulators; for bipolar inputs ``2 * agreements - valid taps`` in a stage of its own;
@@ -28,13 +31,15 @@ Back-pressure stops only the fold counters: a beat that finishes an output is is
 the output FIFO has an entry reserved for it, so nothing in the datapath waits for ``o.ready``
 and no combinational path runs from ``o.ready`` to ``i.ready``.
 """
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
 
 from .. import ir
-from ..compile.kinds.matrix import cycles_per_pixel, memory_styles, threshold_copies
-from ..compile.resources import ROM_PLACES
+from ..compile.kinds.matrix import (JOIN, cycles_per_pixel, join_groups, memory_styles, threshold_copies,
+                                   weight_slices, weight_stages)
+from ..compile.resources import ROM_PLACES, SLICE_DEPTH
 from .arith import pipelined_tree_sum, tree_levels, tree_registers
 from .fifo import BUFFERED_LATENCY, StreamFIFO
 from .packing import lanes, require_divisor, window_shape
@@ -124,28 +129,30 @@ class MVTU(wiring.Component):
 
     @property
     def latency(self) -> int:
-        return self.latency_of(self.layer, self.simd)
+        return self.latency_of(self.layer, self.pe, self.simd, self.weights)
 
     @staticmethod
-    def latency_of(layer, simd) -> int:
+    def latency_of(layer, pe, simd, weights=None) -> int:
         """Cycles from the cycle the unit takes a pixel's last input beat (the last synapse fold
         of neuron fold 0) to the cycle that fold's output beat is valid on ``o``, without
-        back-pressure: the memory read, its output register, the tree's ranks, the accumulator,
-        the sum (bipolar) and the threshold compare, then the output FIFO's two. (A static
-        method: the compiler's stage kind asks it without building the unit.)"""
+        back-pressure: the memory read, its output register (and the slices' muxes, for weights
+        in block RAM deeper than a block), the tree's ranks, the accumulator, the sum (bipolar)
+        and the threshold compare, then the output FIFO's two. (A static method: the compiler's
+        stage kind asks it without building the unit.)"""
         bipolar, thresholded = layer.in_type.bipolar, layer.threshold is not None
-        return 3 + tree_ranks(layer, simd) + bipolar + thresholded + BUFFERED_LATENCY
+        return (weight_stages(layer, pe, simd, weights) + 1 + tree_ranks(layer, simd) + bipolar + thresholded
+                + BUFFERED_LATENCY)
 
     @property
     def _out_depth(self) -> int:
-        return self.out_depth_of(self.layer, self.simd)
+        return self.out_depth_of(self.layer, self.pe, self.simd, self.weights)
 
     @staticmethod
-    def out_depth_of(layer, simd) -> int:
+    def out_depth_of(layer, pe, simd, weights=None) -> int:
         """Output FIFO entries: every output beat in flight holds a reserved entry from the cycle
         its last synapse fold is issued until the cycle after it leaves, and one leaves at most
         every ``synapse_folds`` cycles, so this many keep the unit from ever waiting for them."""
-        return max(3, -(-(MVTU.latency_of(layer, simd) + 2) // (layer.fan_in // simd)) + 1)
+        return max(3, -(-(MVTU.latency_of(layer, pe, simd, weights) + 2) // (layer.fan_in // simd)) + 1)
 
     # -- hardware -------------------------------------------------------------------------------
 
@@ -204,33 +211,46 @@ class MVTU(wiring.Component):
         # Stage 1: the memories' read data. The input vector of the current pixel is replayed
         # from a small buffer for the neuron folds nf > 0.
         beat_in = Value.cast(self.i.payload)
-        beat1 = Signal(len(beat_in), reset_less=True)
-        m.d.sync += beat1.eq(beat_in)
+        beat = _registered(m, beat_in, "beat1")
         weight_style, threshold_style = self.memory_styles
-        weights1 = _rom(m, "weights", unsigned(pe * simd), self.weight_words(), weight_style, waddr)
+        slices = weight_slices(layer, pe, simd, self.weights)
+        if slices > 1:
+            weights1 = _sliced_rom(m, "weights", unsigned(pe * simd), self.weight_words(), slices, waddr)
+        else:
+            weights1 = _rom(m, "weights", unsigned(pe * simd), self.weight_words(), weight_style, waddr)
         now = next_stage()
         if NF > 1:
+            # written from the registered beat a cycle late: the input may come straight from a
+            # block RAM FIFO's unregistered output, which reached no further than a register
+            # in time at LFC's 1024-wide layers; with one synapse fold the next fold reads the
+            # word in the cycle it is written, so the read sees the write
             m.submodules.vector = vector = memory.Memory(shape=len(beat_in), depth=SF, init=[])
             wr = vector.write_port()
-            rd = vector.read_port()
-            m.d.comb += [wr.addr.eq(sf), wr.data.eq(beat_in), wr.en.eq(fire & from_input), rd.addr.eq(sf)]
-            beat1 = Mux(now["nf"] == 0, beat1, rd.data)
+            rd = vector.read_port(transparent_for=(wr,) if SF == 1 else ())
+            sf1 = _registered(m, sf, "sf1")
+            m.d.comb += [wr.addr.eq(sf1), wr.data.eq(beat), wr.en.eq(now["valid"] & (now["nf"] == 0)),
+                         rd.addr.eq(sf)]
+            beat = Mux(now["nf"] == 0, beat, rd.data)
 
-        # Stage 2: the memory outputs, registered (a block RAM's own output register).
-        beat2 = Signal(len(beat_in), reset_less=True)
-        weights2 = Signal(pe * simd, reset_less=True)
-        m.d.sync += [beat2.eq(beat1), weights2.eq(weights1)]
+        # Stage 2: the memory outputs, registered (a block RAM's own output register); a weight
+        # memory read in slices registers the row of all slices here, then the levels of muxes.
+        last = weight_stages(layer, pe, simd, self.weights)
+        for stage in range(2, last):
+            beat = _registered(m, beat, f"beat{stage}")
+            next_stage()
+        beat = _registered(m, beat, f"beat{last}")
+        weights = _registered(m, weights1, f"weights{last}")
         next_stage()
-        beat2 = data.View(self.i.payload.shape(), beat2) if masked else beat2
-        x = beat2.data if masked else beat2
-        mask = beat2.mask if masked else Const((1 << simd) - 1, simd)
+        beat = data.View(self.i.payload.shape(), beat) if masked else beat
+        x = beat.data if masked else beat
+        mask = beat.mask if masked else Const((1 << simd) - 1, simd)
 
-        # Stages 3 ..: the trees, then the accumulators (one adder in their cycle). Each PE
+        # Then the trees, then the accumulators (one adder in their cycle). Each PE
         # keeps a running sum that `clear` resets through its flip-flops' synchronous reset,
         # and registers the sum beside it: a flag that reaches every accumulator bit of every
         # PE must not feed their adders too (at PE 64 its routing alone took most of a 150 MHz
         # cycle), and a reset pin adds no logic after it.
-        partials, n_valid = self._partials(m, x, mask, [weights2[p * simd:(p + 1) * simd] for p in range(pe)])
+        partials, n_valid = self._partials(m, x, mask, [weights[p * simd:(p + 1) * simd] for p in range(pe)])
         for _ in range(tree_ranks(layer, simd)):
             next_stage()
         now = flags[-1]
@@ -334,3 +354,51 @@ def _rom(m, name, shape, words, style, address):
     m.d.sync += held.eq(address)
     m.d.comb += port.addr.eq(held)
     return port.data
+
+
+def _sliced_rom(m, name, shape, words, slices, address):
+    """A ROM of ``words`` in block RAM, deeper than :data:`~finngen.compile.resources.SLICE_DEPTH`,
+    read as ``slices`` slices of that depth side by side in one memory: the row the low bits of
+    ``address`` (a value of this cycle) pick is read synchronously and registered, then the high
+    bits pick the slice through registered levels of 4:1 muxes
+    (:func:`~finngen.compile.kinds.matrix.join_groups`); the word is valid two cycles later plus
+    one per level but the last, which the caller registers. A block's read data leaves it late
+    (5.6 ns on an ECP5 DP16KD without the output register, which yosys does not use) and the
+    blocks of a deep memory lie far apart, so the slices are joined after a register at each
+    block, and a few at a time: a 64-way mux in one cycle placed LFC at 71.5 MHz."""
+    width = Shape.cast(shape).width
+    low = exact_log2(SLICE_DEPTH)
+    rows = [sum(words[k * SLICE_DEPTH + a] << (k * width) for k in range(slices) if k * SLICE_DEPTH + a < len(words))
+            for a in range(SLICE_DEPTH)]
+    mem = m.submodules[name] = memory.Memory(shape=unsigned(slices * width), depth=SLICE_DEPTH, init=rows,
+                                             attrs=ROM_ATTRS["block"])
+    port = mem.read_port()
+    m.d.comb += port.addr.eq(address[:low])
+    row = Signal(slices * width, name=f"{name}_row", reset_less=True)
+    m.d.sync += row.eq(port.data)
+    select = address[low:]
+    for stage in (1, 2):
+        select, held = Signal(len(select), name=f"{name}_slice{stage}", reset_less=True), select
+        m.d.sync += select.eq(held)
+    words = [row.word_select(k, width) for k in range(slices)]
+    for level, groups in enumerate(join_groups(slices)):
+        if level:
+            words = [_registered(m, word, f"{name}_join{level}_{k}") for k, word in enumerate(words)]
+            select = _registered(m, select, f"{name}_slice{level + 2}")
+        bits, select = select[:exact_log2(JOIN)], select[exact_log2(JOIN):]
+        words = [_mux(words[k * JOIN:(k + 1) * JOIN], bits) for k in range(groups)]
+    return words[0]
+
+
+def _mux(words, select):
+    """``words[select]`` as a tree of 2:1 muxes (``select`` never points past the words)."""
+    for bit in select:
+        words = [Mux(bit, words[k + 1], words[k]) if k + 1 < len(words) else words[k]
+                 for k in range(0, len(words), 2)]
+    return words[0]
+
+
+def _registered(m, value, name):
+    reg = Signal(len(value), name=name, reset_less=True)
+    m.d.sync += reg.eq(value)
+    return reg

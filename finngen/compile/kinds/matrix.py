@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from ... import ir
 from ..folding import Fold
-from ..resources import Resources, bram36, memory, range_bits, rom_luts_per_bit, rom_style
+from ..resources import (SLICE_DEPTH, Resources, bram36, column_depth, memory, range_bits, rom_luts_per_bit,
+                         rom_style)
 from .base import Stage
 from .window import beat_bits
 
@@ -48,6 +49,39 @@ def threshold_copies(layer: ir.MatrixLayer, pe: int, simd: int) -> list:
     style = memory_styles(layer, pe, simd)[1]
     size = THRESHOLD_COPY_PES if style == "logic" and layer.out_channels > pe else pe
     return [range(first, min(first + size, pe)) for first in range(0, pe, size)]
+
+
+def weight_slices(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None = None) -> int:
+    """How many depth slices of :data:`~finngen.compile.resources.SLICE_DEPTH` words the unit
+    reads its weight memory in: one unless it sits in block RAM and is deeper than one column of
+    blocks holds (:func:`~finngen.compile.resources.column_depth`); then the slices lie side by
+    side in one memory of that depth, whose words are registered before muxes pick the slice,
+    four ways a cycle (finngen.hw.mvtu, :func:`weight_stages`)."""
+    (depth, width), _ = memory_shapes(layer, pe, simd)
+    if memory_styles(layer, pe, simd, weights)[0] != "block" or depth <= column_depth(width):
+        return 1
+    return -(-depth // SLICE_DEPTH)
+
+
+# Slices a level of the join after a sliced weight memory picks from, registered: a 4:1 mux is one
+# LUT6 on Xilinx and one slice (two LUT4 and a PFUMX) on ECP5, a level of logic on either.
+JOIN = 4
+
+
+def join_groups(slices: int) -> list:
+    """Words each registered level of the join of ``slices`` slices puts out (the last: 1)."""
+    groups = []
+    while slices > 1:
+        slices = -(-slices // JOIN)
+        groups.append(slices)
+    return groups
+
+
+def weight_stages(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None = None) -> int:
+    """Cycles from the weight address to the registered weight word: the read and its register,
+    then, for weights read in several slices (:func:`weight_slices`), one more per registered
+    level of 4:1 muxes that joins them (:func:`join_groups`)."""
+    return 2 + len(join_groups(weight_slices(layer, pe, simd, weights)))
 
 
 @dataclass(frozen=True)
@@ -129,7 +163,7 @@ class MatrixUnit(Stage):
     @property
     def latency(self) -> int:
         from ...hw.mvtu import MVTU
-        return MVTU.latency_of(self.layer, self.fold.simd)
+        return MVTU.latency_of(self.layer, self.fold.pe, self.fold.simd, self.fold.weights)
 
     @property
     def in_beat_bits(self) -> int:
@@ -146,7 +180,8 @@ class MatrixUnit(Stage):
 
     def fixed_resources(self) -> Resources:
         from ...hw.arith import tree_register_bits
-        from ...hw.mvtu import MVTU, tree_ranks
+        from ...hw.fifo import BUFFERED_LATENCY
+        from ...hw.mvtu import MVTU
         from .fifo import Fifo
         layer, pe, simd = self.layer, self.fold.pe, self.fold.simd
         nf, sf = self.neuron_folds, self.synapse_folds
@@ -161,23 +196,25 @@ class MatrixUnit(Stage):
         term_bits = 1 if bipolar else layer.in_type.bits + 1
         per_pe = Resources(ff=tree_register_bits(simd, term_bits, before=0 if bipolar else 1)
                            + layer.acc_bits * (2 + bipolar) + thresholded)
-        # shared: the input beat and its registered copy, the replay buffer of one pixel's vector
+        # shared: the input beat and its registered copies, the replay buffer of one pixel's vector
         # (more than one neuron fold), fold counters, the flags that travel with each stage, a
         # padded bipolar layer's valid-tap count, and the output FIFO with its free count
-        stages = 3 + tree_ranks(layer, simd) + bipolar + thresholded
-        out_depth = MVTU.out_depth_of(layer, simd)
-        shared = Resources(ff=2 * beat + range_bits(nf) + range_bits(sf) + range_bits(nf * sf)
+        memory_stages = weight_stages(layer, pe, simd, self.fold.weights)
+        stages = MVTU.latency_of(layer, pe, simd, self.fold.weights) - BUFFERED_LATENCY
+        out_depth = MVTU.out_depth_of(layer, pe, simd, self.fold.weights)
+        shared = Resources(ff=memory_stages * beat + range_bits(nf) + range_bits(sf) + range_bits(nf * sf)
                            + stages * (3 + range_bits(nf)) + range_bits(out_depth + 1))
         if layer.has_padding and bipolar:
             shared += Resources(ff=tree_register_bits(simd, 1) + 2 * layer.acc_bits)
-        if nf > 1:
-            shared += memory(sf, beat)
+        if nf > 1:      # the replay buffer and the copy of its write address
+            shared += memory(sf, beat) + Resources(ff=range_bits(sf))
         return roms + pe * per_pe + shared + Fifo(pe * layer.out_type.bits, out_depth).resources()
 
     def _roms(self) -> tuple:
         """The weight and (hidden layers) threshold memories where :func:`memory_styles` puts
         them, and the registers their words are read into. Returns (LUTs of those in logic,
-        Resources of the rest: block RAMs and their word registers; for a ROM in logic the
+        Resources of the rest: block RAMs and their word registers (a sliced weight memory's
+        too, and the muxes that join its slices, :func:`weight_slices`); for a ROM in logic the
         register of its address and of its word). In logic, identical bit columns
         merge, with their registers, which matters for shallow threshold ROMs: a column of d
         words is one of 2**d functions, so n random columns give about 2**d (1 - (1 - 2**-d)**n).
@@ -186,15 +223,25 @@ class MatrixUnit(Stage):
         layer, pe, simd = self.layer, self.fold.pe, self.fold.simd
         weights, thresholds = memory_shapes(layer, pe, simd)
         weight_style, threshold_style = self.memory_styles
-        roms = [(weights, weight_style)]
+        roms = [(weights, weight_style, weight_slices(layer, pe, simd, self.fold.weights))]
         luts, rest = 0, Resources()
         if thresholds is not None:
             depth, width = thresholds
             copies = threshold_copies(layer, pe, simd)
-            roms += [((depth, width // pe * len(lanes)), threshold_style) for lanes in copies]
+            roms += [((depth, width // pe * len(lanes)), threshold_style, 1) for lanes in copies]
             if len(copies) > 1:
                 rest += len(copies) * Resources(ff=range_bits(depth))
-        for (depth, columns), style in roms:
+        for (depth, columns), style, slices in roms:
+            if style == "block" and slices > 1:
+                # the slices side by side and their words registered, then a registered level of
+                # 4:1 muxes (a LUT6 each) per JOIN times the slices, the last one the word's
+                # register; the select held until each level takes its two bits
+                groups = join_groups(slices)
+                select = range_bits(slices)
+                rest += Resources(lut=columns * sum(groups), bram36=bram36(SLICE_DEPTH, slices * columns),
+                                  ff=(slices + sum(groups)) * columns + 2 * select
+                                  + sum(select - 2 * level for level in range(1, len(groups))))
+                continue
             if style == "block":
                 rest += Resources(bram36=bram36(depth, columns), ff=columns)
                 continue
