@@ -72,12 +72,12 @@ class Resources:
 # component kind) and prints them; docs/calibration.md records the fit and its error.
 LUT = {
     # MVTU, per PE
-    "xnor_popcount": 2.07,   # per SIMD lane, bipolar input: XNOR with the weight, popcount tree
-    "int_mac": 2.36,         # per SIMD lane and input bit, integer input: +-x, adder tree
-    "accumulate": 0.65,      # per accumulator bit: accumulator adder, 2c - n, threshold compare
-    "rom_logic": 1.08,        # per LUT of the weight/threshold ROMs in logic (rom_luts_per_bit)
+    "xnor_popcount": 2.09,   # per SIMD lane, bipolar input: XNOR with the weight, popcount tree
+    "int_mac": 2.4,         # per SIMD lane and input bit, integer input: +-x, adder tree
+    "accumulate": 0.6,      # per accumulator bit: accumulator adder, 2c - n, threshold compare
+    "rom_logic": 1.09,        # per LUT of the weight/threshold ROMs in logic (rom_luts_per_bit)
     # MVTU, once: fold counters, pipeline flags, the replay mux, valid-tap count, handshakes
-    "mvtu_control": 21.91,
+    "mvtu_control": 26.11,
     # sliding window unit, per line-buffer address bit: its dozen counters and pointer adders
     # are about that wide
     "swu_address": 20.16,

@@ -202,8 +202,11 @@ class MatrixUnit(Stage):
         memory_stages = weight_stages(layer, pe, simd, self.fold.weights)
         stages = MVTU.latency_of(layer, pe, simd, self.fold.weights) - BUFFERED_LATENCY
         out_depth = MVTU.out_depth_of(layer, pe, simd, self.fold.weights)
+        # the fold travels as far as its last reader: the replay buffer in stage 1, or one threshold
+        # memory read three stages before the end (copies count folds of their own)
+        fold_stages = stages - 3 if thresholded and len(threshold_copies(layer, pe, simd)) == 1 else 1
         shared = Resources(ff=memory_stages * beat + range_bits(nf) + range_bits(sf) + range_bits(nf * sf)
-                           + stages * (3 + range_bits(nf)) + range_bits(out_depth + 1))
+                           + stages * 3 + fold_stages * range_bits(nf) + range_bits(out_depth + 1))
         if layer.has_padding and bipolar:
             shared += Resources(ff=tree_register_bits(simd, 1) + 2 * layer.acc_bits)
         if nf > 1:      # the replay buffer and the copy of its write address
