@@ -34,6 +34,26 @@ def test_fifo(depth):
     assert set(np.diff(result.out_cycles).tolist()) == rate
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_block_ram_fifo_reads_into_a_register(seed):
+    """A FIFO deep and wide enough for block RAM (127 x 36 bits: one RAMB18 / DP16KD) reads it
+    into an output register: bit exact under seeded random back-pressure, a beat every cycle in
+    and out without it, the latency it states (the storage, its read port, the register) and
+    still ``depth`` beats held while the sink waits. A 16 x 12 one (LUT RAM) stays as it was."""
+    case = fifo_case(ir.DataType(4), 9, 128, 400, seed=seed)
+    fifo = case.component
+    assert fifo.registered and fifo.latency == 3
+    run_case(case, Traffic(seed=seed, valid_prob=0.7, ready_prob=0.6, burst=4))
+    run_case(case, Traffic(seed=seed + 10, valid_prob=0.9, ready_prob=0.3, burst=8))
+    result = run_case(case, Traffic())
+    assert set(np.diff(result.in_cycles).tolist()) == set(np.diff(result.out_cycles).tolist()) == {1}
+    assert result.out_cycles[0] - result.in_cycles[0] == fifo.latency
+    held = run_case(case, Traffic(ready_pattern="0" * 300 + "1" * 500))
+    assert sum(cycle < 300 for cycle in held.in_cycles) == fifo.depth
+    small = StreamFIFO(12, 16)
+    assert not small.registered and small.latency == 2
+
+
 def test_fifo_carries_layouts():
     """A FIFO takes any payload shape, e.g. the MVTU's data-plus-mask layout."""
     from amaranth.hdl import Fragment

@@ -160,6 +160,16 @@ def test_fifo_by_hand():
     assert kinds.Fifo(16, 32).resources() == Resources(lut=12 + 23.5, ff=16 + 16)
 
 
+def test_block_ram_fifo_by_hand():
+    """LFC's FIFO after its first matrix unit, 2048 beats of 1 bit: block RAM (a 16K x 1
+    RAMB18), so it reads into a register. A SyncFIFOBuffered of 2047 beats (a 2046-word memory,
+    11-bit pointers and level: 3 x 11 + 1 FFs), the 1-bit output register and its valid flag,
+    one LUT to take a beat when empty or read; the pointer LUTs of 11 bits, 11 x 4.7."""
+    fifo = kinds.Fifo(1, 2048)
+    assert fifo.registered and not kinds.Fifo(16, 32).registered
+    assert fifo.resources() == Resources(lut=1 + 11 * 4.7, ff=34 + 2, bram36=0.5)
+
+
 def test_chain_estimate_by_hand():
     """Two FC layers 16 -> 8 (PE 8, SIMD 16) -> 4 (the last, PE 4, SIMD 8): one output beat per
     frame on either side. The FIFO between them holds bursts of one beat: depth 4, a 3 x 8 LUT

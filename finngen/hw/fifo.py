@@ -1,7 +1,10 @@
-"""A stream FIFO: :class:`amaranth.lib.fifo.SyncFIFOBuffered` behind stream interfaces."""
+"""A stream FIFO: :class:`amaranth.lib.fifo.SyncFIFOBuffered` behind stream interfaces, with an
+output register when its storage is block RAM."""
 from amaranth.hdl import Module, Shape, Value
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
+
+from ..compile.kinds.fifo import Fifo
 
 __all__ = ["StreamFIFO", "BUFFERED_LATENCY"]
 
@@ -12,6 +15,11 @@ BUFFERED_LATENCY = 2
 
 class StreamFIFO(wiring.Component):
     """A first-in first-out buffer between two streams of the same payload shape.
+
+    A FIFO whose storage is block RAM (:attr:`finngen.compile.kinds.Fifo.registered`) reads it
+    into a register of flip-flops: a SyncFIFOBuffered one beat shallower, then an output
+    register that takes the next beat whenever it is empty or being read, so it still moves a
+    beat every cycle, holds ``depth`` beats, and adds a cycle of latency.
 
     Parameters
     ----------
@@ -28,28 +36,36 @@ class StreamFIFO(wiring.Component):
     """
 
     def __init__(self, shape, depth):
-        Shape.cast(shape)
+        width = Shape.cast(shape).width
         if not isinstance(depth, int) or depth < 1:
             raise ValueError(f"A FIFO depth must be a positive integer, not {depth!r}")
         self.depth = depth
+        self.registered = Fifo(width, depth).registered
         super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
 
     @property
     def latency(self) -> int:
         """Cycles from a beat entering the empty FIFO to the same beat valid at its output
-        (depth 1 is a single register)."""
-        return 1 if self.depth == 1 else BUFFERED_LATENCY
+        (depth 1 is a single register; a registered FIFO adds its output register)."""
+        return 1 if self.depth == 1 else BUFFERED_LATENCY + self.registered
 
     def elaborate(self, platform):
         m = Module()
         width = len(Value.cast(self.i.payload))
-        m.submodules.fifo = buf = fifo.SyncFIFOBuffered(width=width, depth=self.depth)
+        m.submodules.fifo = buf = fifo.SyncFIFOBuffered(width=width, depth=self.depth - self.registered)
         m.d.comb += [
             buf.w_data.eq(Value.cast(self.i.payload)),
             buf.w_en.eq(self.i.valid),
             self.i.ready.eq(buf.w_rdy),
-            Value.cast(self.o.payload).eq(buf.r_data),
-            self.o.valid.eq(buf.r_rdy),
-            buf.r_en.eq(self.o.ready),
         ]
+        if not self.registered:
+            m.d.comb += [
+                Value.cast(self.o.payload).eq(buf.r_data),
+                self.o.valid.eq(buf.r_rdy),
+                buf.r_en.eq(self.o.ready),
+            ]
+            return m
+        m.d.comb += buf.r_en.eq(~self.o.valid | self.o.ready)
+        with m.If(buf.r_en):
+            m.d.sync += [Value.cast(self.o.payload).eq(buf.r_data), self.o.valid.eq(buf.r_rdy)]
         return m
