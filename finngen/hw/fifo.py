@@ -1,6 +1,6 @@
 """A stream FIFO: :class:`amaranth.lib.fifo.SyncFIFOBuffered` behind stream interfaces, with an
 output register when its storage is block RAM."""
-from amaranth.hdl import Module, Shape, Value
+from amaranth.hdl import Module, Shape, Signal, Value
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -17,9 +17,11 @@ class StreamFIFO(wiring.Component):
     """A first-in first-out buffer between two streams of the same payload shape.
 
     A FIFO whose storage is block RAM (:attr:`finngen.compile.kinds.Fifo.registered`) reads it
-    into a register of flip-flops: a SyncFIFOBuffered one beat shallower, then an output
-    register that takes the next beat whenever it is empty or being read, so it still moves a
-    beat every cycle, holds ``depth`` beats, and adds a cycle of latency.
+    into flip-flops: a SyncFIFOBuffered two beats shallower, then a two-entry skid buffer (the
+    output register and a spare). The block's read data reaches only those registers, and its
+    read enable only registers' outputs: the buffer asks for the next beat while its spare is
+    free, not when the consumer is ready, so no ready path crosses to the block either. It
+    still moves a beat every cycle, holds ``depth`` beats, and adds a cycle of latency.
 
     Parameters
     ----------
@@ -52,7 +54,7 @@ class StreamFIFO(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         width = len(Value.cast(self.i.payload))
-        m.submodules.fifo = buf = fifo.SyncFIFOBuffered(width=width, depth=self.depth - self.registered)
+        m.submodules.fifo = buf = fifo.SyncFIFOBuffered(width=width, depth=self.depth - 2 * self.registered)
         m.d.comb += [
             buf.w_data.eq(Value.cast(self.i.payload)),
             buf.w_en.eq(self.i.valid),
@@ -65,7 +67,14 @@ class StreamFIFO(wiring.Component):
                 buf.r_en.eq(self.o.ready),
             ]
             return m
-        m.d.comb += buf.r_en.eq(~self.o.valid | self.o.ready)
-        with m.If(buf.r_en):
-            m.d.sync += [Value.cast(self.o.payload).eq(buf.r_data), self.o.valid.eq(buf.r_rdy)]
+        payload = Value.cast(self.o.payload)
+        spare, spare_valid = Signal(width), Signal()
+        m.d.comb += buf.r_en.eq(~spare_valid)
+        with m.If(~self.o.valid | self.o.ready):
+            with m.If(spare_valid):
+                m.d.sync += [payload.eq(spare), self.o.valid.eq(1), spare_valid.eq(0)]
+            with m.Else():
+                m.d.sync += [payload.eq(buf.r_data), self.o.valid.eq(buf.r_rdy)]
+        with m.Elif(buf.r_rdy & ~spare_valid):
+            m.d.sync += [spare.eq(buf.r_data), spare_valid.eq(1)]
         return m

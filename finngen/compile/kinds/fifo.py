@@ -40,13 +40,15 @@ class Fifo:
     def fixed_resources(self) -> Resources:
         """amaranth's SyncFIFOBuffered: a ``depth - 1`` word memory with a synchronous read port
         (its read register is the output register). A :attr:`registered` one is a
-        SyncFIFOBuffered of ``depth - 1`` beats (``depth - 2`` words) and an output register with
-        its valid flag, and a LUT that lets it take a beat when it is empty or being read."""
+        SyncFIFOBuffered of ``depth - 2`` beats (``depth - 3`` words) and a skid buffer: the
+        output and spare registers with their valid flags, a LUT per bit to load the output
+        from the spare or the memory, and a few for the flags."""
         if not self.registered:
             ptr = range_bits(self.depth)
             return memory(self.depth - 1, self.width) + Resources(ff=3 * ptr + 1)
-        ptr = range_bits(self.depth - 1)
-        return memory(self.depth - 2, self.width) + Resources(lut=1, ff=3 * ptr + 1 + self.width + 1)
+        ptr = range_bits(self.depth - 2)
+        return memory(self.depth - 3, self.width) + Resources(lut=self.width + 3,
+                                                              ff=3 * ptr + 1 + 2 * (self.width + 1))
 
     def resources(self) -> Resources:
         return with_fitted(self.fixed_resources(), self.lut_terms())
