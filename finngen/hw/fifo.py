@@ -16,12 +16,14 @@ BUFFERED_LATENCY = 2
 class StreamFIFO(wiring.Component):
     """A first-in first-out buffer between two streams of the same payload shape.
 
-    A FIFO whose storage is block RAM (:attr:`finngen.compile.kinds.Fifo.registered`) reads it
-    into flip-flops: a SyncFIFOBuffered two beats shallower, then a two-entry skid buffer (the
-    output register and a spare). The block's read data reaches only those registers, and its
-    read enable only registers' outputs: the buffer asks for the next beat while its spare is
-    free, not when the consumer is ready, so no ready path crosses to the block either. It
-    still moves a beat every cycle, holds ``depth`` beats, and adds a cycle of latency.
+    A FIFO whose storage is block RAM (:attr:`finngen.compile.kinds.Fifo.registered`) keeps the
+    block away from every path but one: a SyncFIFOBuffered of the block, a register that takes
+    the block's read data and nothing else, then a small FIFO of :attr:`~finngen.compile.kinds.
+    Fifo.TAIL` beats in LUTs or flip-flops that the consumer reads. The block is read while a
+    count of the tail's free entries (beats in the register included) allows, so the consumer's
+    ready never reaches the block's read enable, and the placer can split the route from the
+    block over two cycles. It still moves a beat every cycle (the count's round trip is the
+    tail's depth), holds ``depth`` beats, and adds the register's and the tail's latency.
 
     Parameters
     ----------
@@ -48,13 +50,16 @@ class StreamFIFO(wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from a beat entering the empty FIFO to the same beat valid at its output
-        (depth 1 is a single register; a registered FIFO adds its output register)."""
-        return 1 if self.depth == 1 else BUFFERED_LATENCY + self.registered
+        (depth 1 is a single register; a registered FIFO adds its register and its tail)."""
+        if self.depth == 1:
+            return 1
+        return BUFFERED_LATENCY + self.registered * (1 + BUFFERED_LATENCY)
 
     def elaborate(self, platform):
         m = Module()
         width = len(Value.cast(self.i.payload))
-        m.submodules.fifo = buf = fifo.SyncFIFOBuffered(width=width, depth=self.depth - 2 * self.registered)
+        tail = Fifo.TAIL if self.registered else 0
+        m.submodules.fifo = buf = fifo.SyncFIFOBuffered(width=width, depth=self.depth - tail)
         m.d.comb += [
             buf.w_data.eq(Value.cast(self.i.payload)),
             buf.w_en.eq(self.i.valid),
@@ -67,14 +72,13 @@ class StreamFIFO(wiring.Component):
                 buf.r_en.eq(self.o.ready),
             ]
             return m
-        payload = Value.cast(self.o.payload)
-        spare, spare_valid = Signal(width), Signal()
-        m.d.comb += buf.r_en.eq(~spare_valid)
-        with m.If(~self.o.valid | self.o.ready):
-            with m.If(spare_valid):
-                m.d.sync += [payload.eq(spare), self.o.valid.eq(1), spare_valid.eq(0)]
-            with m.Else():
-                m.d.sync += [payload.eq(buf.r_data), self.o.valid.eq(buf.r_rdy)]
-        with m.Elif(buf.r_rdy & ~spare_valid):
-            m.d.sync += [spare.eq(buf.r_data), spare_valid.eq(1)]
+        m.submodules.tail = out = StreamFIFO(width, tail)
+        wiring.connect(m, out.o, wiring.flipped(self.o))
+        free = Signal(range(tail + 1), init=tail)
+        m.d.comb += buf.r_en.eq(free != 0)
+        m.d.sync += [
+            Value.cast(out.i.payload).eq(buf.r_data),
+            out.i.valid.eq(buf.r_rdy & buf.r_en),
+            free.eq(free - (buf.r_rdy & buf.r_en) + (self.o.valid & self.o.ready)),
+        ]
         return m

@@ -14,6 +14,10 @@ class Fifo:
     width: int
     depth: int
 
+    # beats of a registered FIFO's tail (finngen.hw.fifo): the round trip of its free count
+    # (read, register, tail write, tail output, count) is four cycles
+    TAIL = 4
+
     @classmethod
     def between(cls, producer: Stage, consumer: Stage) -> Fifo:
         """The FIFO from ``producer``'s output to ``consumer``'s input. A matrix unit takes its
@@ -40,15 +44,16 @@ class Fifo:
     def fixed_resources(self) -> Resources:
         """amaranth's SyncFIFOBuffered: a ``depth - 1`` word memory with a synchronous read port
         (its read register is the output register). A :attr:`registered` one is a
-        SyncFIFOBuffered of ``depth - 2`` beats (``depth - 3`` words) and a skid buffer: the
-        output and spare registers with their valid flags, a LUT per bit to load the output
-        from the spare or the memory, and a few for the flags."""
+        SyncFIFOBuffered of ``depth - TAIL`` beats, the register behind it with its valid
+        flag, the free count (a few LUTs) and the tail, a FIFO of :data:`TAIL` beats."""
         if not self.registered:
             ptr = range_bits(self.depth)
             return memory(self.depth - 1, self.width) + Resources(ff=3 * ptr + 1)
-        ptr = range_bits(self.depth - 2)
-        return memory(self.depth - 3, self.width) + Resources(lut=self.width + 3,
-                                                              ff=3 * ptr + 1 + 2 * (self.width + 1))
+        ptr = range_bits(self.depth - self.TAIL)
+        free = range_bits(self.TAIL + 1)
+        return (memory(self.depth - self.TAIL - 1, self.width)
+                + Resources(lut=free, ff=3 * ptr + 1 + self.width + 1 + free)
+                + Fifo(self.width, self.TAIL).resources())
 
     def resources(self) -> Resources:
         return with_fitted(self.fixed_resources(), self.lut_terms())
