@@ -59,9 +59,11 @@ def test_fifo_carries_layouts():
     """A FIFO takes any payload shape, e.g. the MVTU's data-plus-mask layout."""
     from amaranth.hdl import Fragment
     from finngen.hw.packing import window_shape
-    fifo = StreamFIFO(window_shape(ir.BIPOLAR, 4, masked=True), 4)
-    Fragment.get(fifo, None)
-    assert fifo.i.payload.shape() == window_shape(ir.BIPOLAR, 4, masked=True)
+    for depth in (4, 2048):     # in LUT RAM, and in block RAM with its tail
+        fifo = StreamFIFO(window_shape(ir.BIPOLAR, 4, masked=True), depth)
+        Fragment.get(fifo, None)
+        assert fifo.i.payload.shape() == fifo.o.payload.shape() == window_shape(ir.BIPOLAR, 4, masked=True)
+    assert fifo.registered
 
 
 @pytest.mark.parametrize("args, error", [

@@ -1,5 +1,5 @@
-"""A stream FIFO: :class:`amaranth.lib.fifo.SyncFIFOBuffered` behind stream interfaces, with an
-output register when its storage is block RAM."""
+"""A stream FIFO: :class:`amaranth.lib.fifo.SyncFIFOBuffered` behind stream interfaces, read
+through a register and a small tail FIFO when its storage is block RAM."""
 from amaranth.hdl import Module, Shape, Signal, Value
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -44,6 +44,7 @@ class StreamFIFO(wiring.Component):
         if not isinstance(depth, int) or depth < 1:
             raise ValueError(f"A FIFO depth must be a positive integer, not {depth!r}")
         self.depth = depth
+        self._shape = shape
         self.registered = Fifo(width, depth).registered
         super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
 
@@ -72,7 +73,7 @@ class StreamFIFO(wiring.Component):
                 buf.r_en.eq(self.o.ready),
             ]
             return m
-        m.submodules.tail = out = StreamFIFO(width, tail)
+        m.submodules.tail = out = StreamFIFO(self._shape, tail)
         wiring.connect(m, out.o, wiring.flipped(self.o))
         free = Signal(range(tail + 1), init=tail)
         m.d.comb += buf.r_en.eq(free != 0)
