@@ -34,13 +34,36 @@ def test_fifo(depth):
     assert set(np.diff(result.out_cycles).tolist()) == rate
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_block_ram_fifo_reads_into_a_register(seed):
+    """A FIFO deep and wide enough for block RAM (127 x 36 bits: one RAMB18 / DP16KD) reads it
+    through a register into a small tail FIFO: bit exact under seeded random back-pressure, a
+    beat every cycle in and out without it, the latency it states (the storage, its read port,
+    the register, the tail) and still ``depth`` beats held while the sink waits. A 16 x 12 one
+    (LUT RAM) stays as it was."""
+    case = fifo_case(ir.DataType(4), 9, 128, 400, seed=seed)
+    fifo = case.component
+    assert fifo.registered and fifo.latency == 5
+    run_case(case, Traffic(seed=seed, valid_prob=0.7, ready_prob=0.6, burst=4))
+    run_case(case, Traffic(seed=seed + 10, valid_prob=0.9, ready_prob=0.3, burst=8))
+    result = run_case(case, Traffic())
+    assert set(np.diff(result.in_cycles).tolist()) == set(np.diff(result.out_cycles).tolist()) == {1}
+    assert result.out_cycles[0] - result.in_cycles[0] == fifo.latency
+    held = run_case(case, Traffic(ready_pattern="0" * 300 + "1" * 500))
+    assert sum(cycle < 300 for cycle in held.in_cycles) == fifo.depth
+    small = StreamFIFO(12, 16)
+    assert not small.registered and small.latency == 2
+
+
 def test_fifo_carries_layouts():
     """A FIFO takes any payload shape, e.g. the MVTU's data-plus-mask layout."""
     from amaranth.hdl import Fragment
     from finngen.hw.packing import window_shape
-    fifo = StreamFIFO(window_shape(ir.BIPOLAR, 4, masked=True), 4)
-    Fragment.get(fifo, None)
-    assert fifo.i.payload.shape() == window_shape(ir.BIPOLAR, 4, masked=True)
+    for depth in (4, 2048):     # in LUT RAM, and in block RAM with its tail
+        fifo = StreamFIFO(window_shape(ir.BIPOLAR, 4, masked=True), depth)
+        Fragment.get(fifo, None)
+        assert fifo.i.payload.shape() == fifo.o.payload.shape() == window_shape(ir.BIPOLAR, 4, masked=True)
+    assert fifo.registered
 
 
 @pytest.mark.parametrize("args, error", [

@@ -160,6 +160,18 @@ def test_fifo_by_hand():
     assert kinds.Fifo(16, 32).resources() == Resources(lut=12 + 23.5, ff=16 + 16)
 
 
+def test_block_ram_fifo_by_hand():
+    """LFC's FIFO after its first matrix unit, 2048 beats of 1 bit: block RAM (a 16K x 1
+    RAMB18), so it reads through a register into a tail. A SyncFIFOBuffered of 2044 beats (a
+    2043-word memory, 11-bit pointers and level: 3 x 11 + 1 FFs, 11 x 4.7 LUTs), the register
+    and its valid flag (2 FFs), the free count (3 FFs, 3 LUTs), and a 4-beat tail FIFO (3 bits
+    in flip-flops read through 2 LUTs, its read register, 2-bit pointers: 7 FFs, 2 x 4.7 LUTs).
+    yosys synth_xilinx on StreamFIFO(1, 2048): 71 LUTs, 50 FFs, one RAMB18."""
+    fifo = kinds.Fifo(1, 2048)
+    assert fifo.registered and not kinds.Fifo(16, 32).registered and not kinds.Fifo(1, fifo.TAIL).registered
+    assert fifo.resources() == Resources(lut=3 + 11 * 4.7 + 2 + 2 * 4.7, ff=34 + 2 + 3 + 4 + 7, bram36=0.5)
+
+
 def test_chain_estimate_by_hand():
     """Two FC layers 16 -> 8 (PE 8, SIMD 16) -> 4 (the last, PE 4, SIMD 8): one output beat per
     frame on either side. The FIFO between them holds bursts of one beat: depth 4, a 3 x 8 LUT

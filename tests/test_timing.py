@@ -126,9 +126,10 @@ def test_dwc_latency(n_in, n_out):
 
 
 @pytest.mark.rtl
-@pytest.mark.parametrize("depth", [1, 2, 4, 16])
-def test_fifo_latency(depth):
-    case = fifo_case(ir.DataType(4), 2, depth, 8)
+@pytest.mark.parametrize("depth, lanes", [(1, 2), (2, 2), (4, 2), (16, 2), (128, 9)])
+def test_fifo_latency(depth, lanes):
+    """128 x 36 bits: block RAM, read through a register into a tail FIFO (5 cycles)."""
+    case = fifo_case(ir.DataType(4), lanes, depth, 8)
     result = run_case(case, Traffic())
     assert result.out_cycles[0] - result.in_cycles[0] == case.component.latency
 

@@ -1,7 +1,10 @@
-"""A stream FIFO: :class:`amaranth.lib.fifo.SyncFIFOBuffered` behind stream interfaces."""
-from amaranth.hdl import Module, Shape, Value
+"""A stream FIFO: :class:`amaranth.lib.fifo.SyncFIFOBuffered` behind stream interfaces, read
+through a register and a small tail FIFO when its storage is block RAM."""
+from amaranth.hdl import Module, Shape, Signal, Value
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
+
+from ..compile.kinds.fifo import Fifo
 
 __all__ = ["StreamFIFO", "BUFFERED_LATENCY"]
 
@@ -12,6 +15,15 @@ BUFFERED_LATENCY = 2
 
 class StreamFIFO(wiring.Component):
     """A first-in first-out buffer between two streams of the same payload shape.
+
+    A FIFO whose storage is block RAM (:attr:`finngen.compile.kinds.Fifo.registered`) keeps the
+    block away from every path but one: a SyncFIFOBuffered of the block, a register that takes
+    the block's read data and nothing else, then a small FIFO of :attr:`~finngen.compile.kinds.
+    Fifo.TAIL` beats in LUTs or flip-flops that the consumer reads. The block is read while a
+    count of the tail's free entries (beats in the register included) allows, so the consumer's
+    ready never reaches the block's read enable, and the placer can split the route from the
+    block over two cycles. It still moves a beat every cycle (the count's round trip is the
+    tail's depth), holds ``depth`` beats, and adds the register's and the tail's latency.
 
     Parameters
     ----------
@@ -28,28 +40,46 @@ class StreamFIFO(wiring.Component):
     """
 
     def __init__(self, shape, depth):
-        Shape.cast(shape)
+        width = Shape.cast(shape).width
         if not isinstance(depth, int) or depth < 1:
             raise ValueError(f"A FIFO depth must be a positive integer, not {depth!r}")
         self.depth = depth
+        self._shape = shape
+        self.registered = Fifo(width, depth).registered
         super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
 
     @property
     def latency(self) -> int:
         """Cycles from a beat entering the empty FIFO to the same beat valid at its output
-        (depth 1 is a single register)."""
-        return 1 if self.depth == 1 else BUFFERED_LATENCY
+        (depth 1 is a single register; a registered FIFO adds its register and its tail)."""
+        if self.depth == 1:
+            return 1
+        return BUFFERED_LATENCY + self.registered * (1 + BUFFERED_LATENCY)
 
     def elaborate(self, platform):
         m = Module()
         width = len(Value.cast(self.i.payload))
-        m.submodules.fifo = buf = fifo.SyncFIFOBuffered(width=width, depth=self.depth)
+        tail = Fifo.TAIL if self.registered else 0
+        m.submodules.fifo = buf = fifo.SyncFIFOBuffered(width=width, depth=self.depth - tail)
         m.d.comb += [
             buf.w_data.eq(Value.cast(self.i.payload)),
             buf.w_en.eq(self.i.valid),
             self.i.ready.eq(buf.w_rdy),
-            Value.cast(self.o.payload).eq(buf.r_data),
-            self.o.valid.eq(buf.r_rdy),
-            buf.r_en.eq(self.o.ready),
+        ]
+        if not self.registered:
+            m.d.comb += [
+                Value.cast(self.o.payload).eq(buf.r_data),
+                self.o.valid.eq(buf.r_rdy),
+                buf.r_en.eq(self.o.ready),
+            ]
+            return m
+        m.submodules.tail = out = StreamFIFO(self._shape, tail)
+        wiring.connect(m, out.o, wiring.flipped(self.o))
+        free = Signal(range(tail + 1), init=tail)
+        m.d.comb += buf.r_en.eq(free != 0)
+        m.d.sync += [
+            Value.cast(out.i.payload).eq(buf.r_data),
+            out.i.valid.eq(buf.r_rdy & buf.r_en),
+            free.eq(free - (buf.r_rdy & buf.r_en) + (self.o.valid & self.o.ready)),
         ]
         return m

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..resources import Resources, memory, range_bits, with_fitted
+from ..resources import Resources, memory, memory_kind, range_bits, with_fitted
 from .base import Stage
 
 
@@ -13,6 +13,10 @@ class Fifo:
     """A :class:`finngen.hw.fifo.StreamFIFO` of ``depth`` beats of ``width`` bits."""
     width: int
     depth: int
+
+    # beats of a registered FIFO's tail (finngen.hw.fifo): the round trip of its free count
+    # (read, register, tail write, tail output, count) is four cycles
+    TAIL = 4
 
     @classmethod
     def between(cls, producer: Stage, consumer: Stage) -> Fifo:
@@ -23,15 +27,33 @@ class Fifo:
         burst = max(producer.burst_out, consumer.burst_in)
         return cls(producer.payload_bits, max(4, 1 << math.ceil(math.log2(2 * burst))))
 
+    @property
+    def registered(self) -> bool:
+        """Whether its reads pass a register of flip-flops behind the storage: when the storage
+        would be block RAM. A block RAM read (without the block's own output register, which
+        yosys does not use here) is slow to leave the block, and the weights fill the block RAM
+        columns, so the FIFO's block can land far from its consumer; the register keeps that
+        route inside one cycle of its own. A FIFO in LUT RAM or flip-flops already reads into a
+        register, so it does not pay."""
+        return self.depth > 2 and memory_kind(self.depth - 1, self.width) == "bram"
+
     def lut_terms(self) -> dict:
         """Two pointers, the level counter and full/empty, per pointer bit."""
         return {"fifo_pointer": range_bits(self.depth)}
 
     def fixed_resources(self) -> Resources:
         """amaranth's SyncFIFOBuffered: a ``depth - 1`` word memory with a synchronous read port
-        (its read register is the output register)."""
-        ptr = range_bits(self.depth)
-        return memory(self.depth - 1, self.width) + Resources(ff=3 * ptr + 1)
+        (its read register is the output register). A :attr:`registered` one is a
+        SyncFIFOBuffered of ``depth - TAIL`` beats, the register behind it with its valid
+        flag, the free count (a few LUTs) and the tail, a FIFO of :data:`TAIL` beats."""
+        if not self.registered:
+            ptr = range_bits(self.depth)
+            return memory(self.depth - 1, self.width) + Resources(ff=3 * ptr + 1)
+        ptr = range_bits(self.depth - self.TAIL)
+        free = range_bits(self.TAIL + 1)
+        return (memory(self.depth - self.TAIL - 1, self.width)
+                + Resources(lut=free, ff=3 * ptr + 1 + self.width + 1 + free)
+                + Fifo(self.width, self.TAIL).resources())
 
     def resources(self) -> Resources:
         return with_fitted(self.fixed_resources(), self.lut_terms())
