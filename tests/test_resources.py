@@ -18,6 +18,8 @@ from finngen.sim.layers import matrix_layer
 
 from bench import calibrate_resources as calib
 
+POINTER = resources.LUT["fifo_pointer"]     # LUTs per FIFO pointer bit, fitted
+
 
 @pytest.fixture(scope="module")
 def measured():
@@ -155,27 +157,27 @@ def test_bram_of_packed_words_from_aspect_ratios():
 
 def test_fifo_by_hand():
     """A 16-bit FIFO of 32 beats: a 31 x 16 memory is three RAM32M (32 x 6 each, 4 LUTs) with a
-    16-bit read register; its two 5-bit pointers and level counter are 5 x 4.7 LUTs and
+    16-bit read register; its two 5-bit pointers and level counter are 5 x `fifo_pointer` LUTs and
     3 x 5 + 1 FFs. yosys: 38 LUTs, 32 FFs (bench/calibration.json, "fifo 16x32")."""
-    assert kinds.Fifo(16, 32).resources() == Resources(lut=12 + 23.5, ff=16 + 16)
+    assert kinds.Fifo(16, 32).resources() == Resources(lut=12 + 5 * POINTER, ff=16 + 16)
 
 
 def test_block_ram_fifo_by_hand():
     """LFC's FIFO after its first matrix unit, 2048 beats of 1 bit: block RAM (a 16K x 1
     RAMB18), so it reads through a register into a tail. A SyncFIFOBuffered of 2044 beats (a
-    2043-word memory, 11-bit pointers and level: 3 x 11 + 1 FFs, 11 x 4.7 LUTs), the register
+    2043-word memory, 11-bit pointers and level: 3 x 11 + 1 FFs, 11 x `fifo_pointer` LUTs), the register
     and its valid flag (2 FFs), the free count (3 FFs, 3 LUTs), and a 4-beat tail FIFO (3 bits
-    in flip-flops read through 2 LUTs, its read register, 2-bit pointers: 7 FFs, 2 x 4.7 LUTs).
+    in flip-flops read through 2 LUTs, its read register, 2-bit pointers: 7 FFs, 2 x `fifo_pointer` LUTs).
     yosys synth_xilinx on StreamFIFO(1, 2048): 71 LUTs, 50 FFs, one RAMB18."""
     fifo = kinds.Fifo(1, 2048)
     assert fifo.registered and not kinds.Fifo(16, 32).registered and not kinds.Fifo(1, fifo.TAIL).registered
-    assert fifo.resources() == Resources(lut=3 + 11 * 4.7 + 2 + 2 * 4.7, ff=34 + 2 + 3 + 4 + 7, bram36=0.5)
+    assert fifo.resources() == Resources(lut=3 + 11 * POINTER + 2 + 2 * POINTER, ff=34 + 2 + 3 + 4 + 7, bram36=0.5)
 
 
 def test_chain_estimate_by_hand():
     """Two FC layers 16 -> 8 (PE 8, SIMD 16) -> 4 (the last, PE 4, SIMD 8): one output beat per
     frame on either side. The FIFO between them holds bursts of one beat: depth 4, a 3 x 8 LUT
-    RAM (two RAM32M, 8 LUTs) with its read register (8 FFs), 2-bit pointers (9.4 LUTs,
+    RAM (two RAM32M, 8 LUTs) with its read register (8 FFs), 2-bit pointers (2 x `fifo_pointer` LUTs,
     7 FFs). The top level counts the last unit's single output beat: a 0-bit counter."""
     first = matrix_layer(1, (1, 1, 16), 8, name="fc0")
     last = matrix_layer(2, (1, 1, 8), 4, last=True, name="fc1")
@@ -184,7 +186,7 @@ def test_chain_estimate_by_hand():
     total, per_stage = pipeline.estimate(chain)
     assert per_stage[0] == chain[0].resources()
     fifo = per_stage[1] + (-1) * chain[1].resources()
-    assert fifo.lut == pytest.approx(8 + 9.4) and fifo.ff == 8 + 7
+    assert fifo.lut == pytest.approx(8 + 2 * POINTER) and fifo.ff == 8 + 7
     assert dataclasses.asdict(total) == pytest.approx(dataclasses.asdict(per_stage[0] + per_stage[1]))
 
 

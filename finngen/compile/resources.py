@@ -77,7 +77,7 @@ LUT = {
     "accumulate": 0.6,      # per accumulator bit: accumulator adder, 2c - n, threshold compare
     "rom_logic": 1.09,        # per LUT of the weight/threshold ROMs in logic (rom_luts_per_bit)
     # MVTU, once: fold counters, pipeline flags, the replay mux, valid-tap count, handshakes
-    "mvtu_control": 26.11,
+    "mvtu_control": 25.74,
     # sliding window unit, per line-buffer address bit: its dozen counters and pointer adders
     # are about that wide
     "swu_address": 20.16,
@@ -87,7 +87,7 @@ LUT = {
     # width converter (index counter, handshakes), FIFO per pointer bit (two pointers, the
     # level counter, full/empty), top level per bit of the output beat counter (TLAST)
     "dwc_control": 4.94,
-    "fifo_pointer": 4.7,
+    "fifo_pointer": 4.815,
     "top": 2.0,
 }
 
