@@ -3,8 +3,8 @@
 The cheapest plan meeting the budget is not always the best buy: folds step by divisors, so
 the cheapest plan may leave lanes idle that a slightly larger, faster plan keeps busy.
 CNV-W1A1 at ``--fps 9000`` on the PYNQ-Z1: the cheapest plan takes 10,800 cycles per frame in
-25,591 LUT with 87.7 % of its XNOR lanes busy; the plan at 9,600 cycles takes 26,742 LUT
-(+4.5 %) for 12.5 % more frames, its lanes 97.4 % busy. The rule: among the plans meeting the
+25,712 LUT with 87.7 % of its XNOR lanes busy; the plan at 9,600 cycles takes 26,827 LUT
+(+4.3 %) for 12.5 % more frames, its lanes 97.4 % busy. The rule: among the plans meeting the
 budget that fit the board, the one with the most frames per second per LUT whose LUTs are at
 most :data:`MARGIN` above the cheapest's; ties go to the cheaper.
 
@@ -28,7 +28,7 @@ from . import pipeline, planner
 # LUTs, so the margin only caps what a user pays for a better-used design: small enough that
 # the design stays the size the target asked for (2x the LUTs for a better ratio is not what
 # "--fps N" means), wide enough to reach the next plan or two, which is a few percent dearer
-# where folds step by factors of 2 and 3 (CNV above: 4.5 %), and above the resource model's
+# where folds step by factors of 2 and 3 (CNV above: 4.3 %), and above the resource model's
 # typical error (median 3 to 5 % against yosys, docs/calibration.md), so the trade it allows
 # is one the estimate can see.
 MARGIN = 0.10
