@@ -37,8 +37,8 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from .. import ir
-from ..compile.kinds.matrix import (JOIN, cycles_per_pixel, join_groups, memory_styles, threshold_copies,
-                                   weight_slices, weight_stages)
+from ..compile.kinds.matrix import (JOIN, THRESHOLD_LEAD, cycles_per_pixel, join_groups, memory_styles,
+                                   threshold_copies, weight_slices, weight_stages)
 from ..compile.resources import ROM_PLACES, SLICE_DEPTH
 from .arith import pipelined_tree_sum, tree_levels, tree_registers
 from .fifo import BUFFERED_LATENCY, StreamFIFO
@@ -290,7 +290,8 @@ class MVTU(wiring.Component):
             for c, lanes_c in enumerate(copies):
                 name = "thresholds" if len(copies) == 1 else f"thresholds{c}"
                 word = data.ArrayLayout(entry, len(lanes_c))
-                fold = flags[-3]["nf"] if len(copies) == 1 else _fold_copy(m, flags[-3], NF, f"{name}_fold")
+                ahead = flags[-THRESHOLD_LEAD]
+                fold = ahead["nf"] if len(copies) == 1 else _fold_copy(m, ahead, NF, f"{name}_fold")
                 read = _rom(m, name, word, [w[lanes_c.start:lanes_c.stop] for w in words], threshold_style, fold)
                 # It starts as fold 0's word: a column equal in every fold then feeds its register
                 # its own initial value, and synthesis makes it a constant (yosys keeps a register

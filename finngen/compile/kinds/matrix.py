@@ -41,6 +41,10 @@ def memory_styles(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None
 # that fan-out to the copy's compares.
 THRESHOLD_COPY_PES = 4
 
+# Stages before the end of the pipeline at which a unit reads its threshold memory: read, word
+# register, compare (finngen.hw.mvtu); the fold number travels in the stage flags that far.
+THRESHOLD_LEAD = 3
+
 
 def threshold_copies(layer: ir.MatrixLayer, pe: int, simd: int) -> list:
     """The PE lanes (``range``s) each copy of the unit's threshold memory serves: one copy in
@@ -203,8 +207,8 @@ class MatrixUnit(Stage):
         stages = MVTU.latency_of(layer, pe, simd, self.fold.weights) - BUFFERED_LATENCY
         out_depth = MVTU.out_depth_of(layer, pe, simd, self.fold.weights)
         # the fold travels as far as its last reader: the replay buffer in stage 1, or one threshold
-        # memory read three stages before the end (copies count folds of their own)
-        fold_stages = stages - 3 if thresholded and len(threshold_copies(layer, pe, simd)) == 1 else 1
+        # memory (copies count folds of their own)
+        fold_stages = stages - THRESHOLD_LEAD if thresholded and len(threshold_copies(layer, pe, simd)) == 1 else 1
         shared = Resources(ff=memory_stages * beat + range_bits(nf) + range_bits(sf) + range_bits(nf * sf)
                            + stages * 3 + fold_stages * range_bits(nf) + range_bits(out_depth + 1))
         if layer.has_padding and bipolar:
