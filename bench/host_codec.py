@@ -19,8 +19,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from finngen import codec, host  # noqa: E402
-from finngen.board import vivado  # noqa: E402
-from finngen.compile import folding  # noqa: E402
+from finngen.board import boards, vivado  # noqa: E402
+from finngen.compile import objective, planner  # noqa: E402
 from finngen.frontend import nnp  # noqa: E402
 from finngen.frontend.streamline import streamline  # noqa: E402
 from finngen.hw.accelerator import Accelerator  # noqa: E402
@@ -42,7 +42,8 @@ def median_seconds(function, runs):
 
 def measure(model, fps, values, count, runs):
     network = streamline(nnp.read(MODELS / f"{model}.nnp"), DataType(8))
-    folds = folding.plan(network, int(100e6 // fps), lambda layer, fold: fold.pe * fold.simd)
+    # the folds `finngen build --fps` builds on the PYNQ-Z1
+    folds = objective.choose(network, int(100e6 // fps), planner.Limits.of(boards.load("pynq-z1"))).chosen.folds
     interface = Accelerator(network, folds).interface
     layout = vivado.dma_layout(interface)
     spec = host.spec(network, interface)
