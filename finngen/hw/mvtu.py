@@ -12,7 +12,9 @@ Pipeline (see :attr:`MVTU.latency`), one stage per cycle and no stall inside it:
 * stage 1: the read data, then registered again (the block RAM's output register in Vivado);
   a weight memory in block RAM deeper than one block is read in depth slices side by side, all
   registered, and joined by registered levels of 4:1 muxes
-  (:func:`finngen.compile.kinds.matrix.weight_slices`);
+  (:func:`finngen.compile.kinds.matrix.weight_slices`); a replay buffer that may sit in block RAM
+  is registered before the mux that picks the beat
+  (:func:`~finngen.compile.kinds.matrix.replay_registered`);
 * the XNOR-popcount (bipolar inputs) or signed sum of ``+-x`` (integer inputs) per PE, as an
   adder tree with a register rank every two adder levels (none for a narrow SIMD), then the
   accumulators; for bipolar inputs ``2 * agreements - valid taps`` in a stage of its own;
@@ -37,8 +39,9 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from .. import ir
-from ..compile.kinds.matrix import (JOIN, THRESHOLD_LEAD, cycles_per_pixel, join_groups, memory_styles,
-                                   threshold_copies, weight_slices, weight_stages)
+from ..compile.kinds.matrix import (JOIN, THRESHOLD_LEAD, beat_stages, cycles_per_pixel, join_groups,
+                                   memory_styles, replay_registered, threshold_copies, weight_slices,
+                                   weight_stages)
 from ..compile.resources import ROM_PLACES, SLICE_DEPTH
 from .arith import pipelined_tree_sum, tree_levels, tree_registers
 from .fifo import BUFFERED_LATENCY, StreamFIFO
@@ -136,11 +139,11 @@ class MVTU(wiring.Component):
         """Cycles from the cycle the unit takes a pixel's last input beat (the last synapse fold
         of neuron fold 0) to the cycle that fold's output beat is valid on ``o``, without
         back-pressure: the memory read, its output register (and the slices' muxes, for weights
-        in block RAM deeper than a block), the tree's ranks, the accumulator, the sum (bipolar)
+        in block RAM deeper than a block; a register of the replay buffer's read in block RAM), the tree's ranks, the accumulator, the sum (bipolar)
         and the threshold compare, then the output FIFO's two. (A static method: the compiler's
         stage kind asks it without building the unit.)"""
         bipolar, thresholded = layer.in_type.bipolar, layer.threshold is not None
-        return (weight_stages(layer, pe, simd, weights) + 1 + tree_ranks(layer, simd) + bipolar + thresholded
+        return (beat_stages(layer, pe, simd, weights) + 1 + tree_ranks(layer, simd) + bipolar + thresholded
                 + BUFFERED_LATENCY)
 
     @property
@@ -214,6 +217,10 @@ class MVTU(wiring.Component):
         beat = _registered(m, beat_in, "beat1")
         weight_style, threshold_style = self.memory_styles
         slices = weight_slices(layer, pe, simd, self.weights)
+        last = beat_stages(layer, pe, simd, self.weights)
+        # the weights are read as late as the beat needs them (beat_stages says why)
+        for lag in range(last - weight_stages(layer, pe, simd, self.weights)):
+            waddr = _registered(m, waddr, f"waddr{lag + 1}")
         if slices > 1:
             weights1 = _sliced_rom(m, "weights", unsigned(pe * simd), self.weight_words(), slices, waddr)
         else:
@@ -230,12 +237,15 @@ class MVTU(wiring.Component):
             sf1 = _registered(m, sf, "sf1")
             m.d.comb += [wr.addr.eq(sf1), wr.data.eq(beat), wr.en.eq(now["valid"] & (now["nf"] == 0)),
                          rd.addr.eq(sf)]
-            beat = Mux(now["nf"] == 0, beat, rd.data)
+            replay = rd.data
+            if replay_registered(layer, pe, simd):
+                beat, replay = _registered(m, beat, "beat2"), _registered(m, replay, "replay2")
+                now = next_stage()
+            beat = Mux(now["nf"] == 0, beat, replay)
 
         # Stage 2: the memory outputs, registered (a block RAM's own output register); a weight
         # memory read in slices registers the row of all slices here, then the levels of muxes.
-        last = weight_stages(layer, pe, simd, self.weights)
-        for stage in range(2, last):
+        for stage in range(len(flags), last):
             beat = _registered(m, beat, f"beat{stage}")
             next_stage()
         beat = _registered(m, beat, f"beat{last}")

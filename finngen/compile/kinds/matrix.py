@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 from ... import ir
 from ..folding import Fold
-from ..resources import (SLICE_DEPTH, Resources, bram36, column_depth, memory, range_bits, rom_luts_per_bit,
-                         rom_style)
+from ..resources import (SLICE_DEPTH, Resources, block_ram_read, bram36, column_depth, memory, range_bits,
+                         rom_luts_per_bit, rom_style)
 from .base import Stage
 from .window import beat_bits
 
@@ -86,6 +86,26 @@ def weight_stages(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None
     then, for weights read in several slices (:func:`weight_slices`), one more per registered
     level of 4:1 muxes that joins them (:func:`join_groups`)."""
     return 2 + len(join_groups(weight_slices(layer, pe, simd, weights)))
+
+
+def replay_registered(layer: ir.MatrixLayer, pe: int, simd: int) -> bool:
+    """Whether the unit registers its replay buffer's read (one pixel's input beats, kept for
+    the neuron folds after the first) before the mux that picks the beat: when the buffer may sit in
+    block RAM (:func:`~finngen.compile.resources.block_ram_read`). A block's read data leaves it late (5.8 ns on an ECP5 DP16KD without its output
+    register, which yosys does not use) and the weights fill the block RAM columns, so the block
+    can land far from the mux: LFC's last layer (PE 1, SIMD 1, 1,024 one-bit beats) put that
+    read, its route and the mux into 11 ns. A buffer in LUT RAM reads into a register already."""
+    nf, sf = layer.out_channels // pe, layer.fan_in // simd
+    return nf > 1 and block_ram_read(sf, beat_bits(layer.in_type, simd, layer.has_padding))
+
+
+def beat_stages(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None = None) -> int:
+    """Cycles from the fold counters to the registered input beat and weight word: the weights'
+    :func:`weight_stages`, or three when the replay read takes a register of its own
+    (:func:`replay_registered`) and the weights only two; the weight memory is then read a cycle
+    later, from a copy of its address, which costs a few flip-flops where the word would cost
+    ``PE * SIMD``."""
+    return max(weight_stages(layer, pe, simd, weights), 2 + replay_registered(layer, pe, simd))
 
 
 @dataclass(frozen=True)
@@ -201,15 +221,19 @@ class MatrixUnit(Stage):
         per_pe = Resources(ff=tree_register_bits(simd, term_bits, before=0 if bipolar else 1)
                            + layer.acc_bits * (2 + bipolar) + thresholded)
         # shared: the input beat and its registered copies, the replay buffer of one pixel's vector
-        # (more than one neuron fold), fold counters, the flags that travel with each stage, a
-        # padded bipolar layer's valid-tap count, and the output FIFO with its free count
-        memory_stages = weight_stages(layer, pe, simd, self.fold.weights)
+        # (more than one neuron fold) and its read register, fold counters and the weight
+        # address's copies, the flags that travel with each stage, a padded bipolar layer's
+        # valid-tap count, and the output FIFO with its free count
+        beats = beat_stages(layer, pe, simd, self.fold.weights)
+        replay = replay_registered(layer, pe, simd)
+        lag = beats - weight_stages(layer, pe, simd, self.fold.weights)
         stages = MVTU.latency_of(layer, pe, simd, self.fold.weights) - BUFFERED_LATENCY
         out_depth = MVTU.out_depth_of(layer, pe, simd, self.fold.weights)
-        # the fold travels as far as its last reader: the replay buffer in stage 1, or one threshold
-        # memory (copies count folds of their own)
-        fold_stages = stages - THRESHOLD_LEAD if thresholded and len(threshold_copies(layer, pe, simd)) == 1 else 1
-        shared = Resources(ff=memory_stages * beat + range_bits(nf) + range_bits(sf) + range_bits(nf * sf)
+        # the fold travels as far as its last reader: the replay buffer's mux in stage 1 (2 when
+        # its read is registered), or one threshold memory (copies count folds of their own)
+        fold_stages = (stages - THRESHOLD_LEAD if thresholded and len(threshold_copies(layer, pe, simd)) == 1
+                       else 1 + replay)
+        shared = Resources(ff=(beats + replay) * beat + range_bits(nf) + range_bits(sf) + (1 + lag) * range_bits(nf * sf)
                            + stages * 3 + fold_stages * range_bits(nf) + range_bits(out_depth + 1))
         if layer.has_padding and bipolar:
             shared += Resources(ff=tree_register_bits(simd, 1) + 2 * layer.acc_bits)
