@@ -74,10 +74,10 @@ LUT = {
     # MVTU, per PE
     "xnor_popcount": 2.09,   # per SIMD lane, bipolar input: XNOR with the weight, popcount tree
     "int_mac": 2.4,         # per SIMD lane and input bit, integer input: +-x, adder tree
-    "accumulate": 0.61,     # per accumulator bit: accumulator adder, 2c - n, threshold compare
+    "accumulate": 0.6,      # per accumulator bit: accumulator adder, 2c - n, threshold compare
     "rom_logic": 1.09,        # per LUT of the weight/threshold ROMs in logic (rom_luts_per_bit)
     # MVTU, once: fold counters, pipeline flags, the replay mux, valid-tap count, handshakes
-    "mvtu_control": 25.35,
+    "mvtu_control": 25.91,
     # sliding window unit, per line-buffer address bit: its dozen counters and pointer adders
     # are about that wide
     "swu_address": 20.16,
@@ -87,7 +87,7 @@ LUT = {
     # width converter (index counter, handshakes), FIFO per pointer bit (two pointers, the
     # level counter, full/empty), top level per bit of the output beat counter (TLAST)
     "dwc_control": 4.94,
-    "fifo_pointer": 4.935,
+    "fifo_pointer": 4.76,
     "top": 2.0,
 }
 

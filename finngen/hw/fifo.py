@@ -1,5 +1,5 @@
 """A stream FIFO: :class:`amaranth.lib.fifo.SyncFIFOBuffered` behind stream interfaces, read
-through a register and a small tail FIFO when its storage is block RAM."""
+through registers and a small tail FIFO when its storage may be block RAM."""
 from amaranth.hdl import Module, Shape, Signal, Value
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -17,13 +17,14 @@ class StreamFIFO(wiring.Component):
     """A first-in first-out buffer between two streams of the same payload shape.
 
     A FIFO whose storage is block RAM (:attr:`finngen.compile.kinds.Fifo.registered`) keeps the
-    block away from every path but one: a SyncFIFOBuffered of the block, a register that takes
-    the block's read data and nothing else, then a small FIFO of :attr:`~finngen.compile.kinds.
-    Fifo.TAIL` beats in LUTs or flip-flops that the consumer reads. The block is read while a
-    count of the tail's free entries (beats in the register included) allows, so the consumer's
-    ready never reaches the block's read enable, and the placer can split the route from the
-    block over two cycles. It still moves a beat every cycle (the count's round trip is the
-    tail's depth), holds ``depth`` beats, and adds the register's and the tail's latency.
+    block away from every path but one: a SyncFIFOBuffered of the block, registers that take
+    the block's read data and nothing else (:attr:`~finngen.compile.kinds.Fifo.READ_REGISTERS`),
+    then a small FIFO of :attr:`~finngen.compile.kinds.Fifo.TAIL` beats in LUTs or flip-flops
+    that the consumer reads. The block is read while a count of the tail's free entries (beats
+    in the registers included) allows, so the consumer's ready never reaches the block's read
+    enable, and the placer can split the route from the block over several cycles. It still
+    moves a beat every cycle (the count's round trip is the tail's depth), holds ``depth``
+    beats, and adds the registers' and the tail's latency.
 
     Parameters
     ----------
@@ -51,10 +52,10 @@ class StreamFIFO(wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from a beat entering the empty FIFO to the same beat valid at its output
-        (depth 1 is a single register; a registered FIFO adds its register and its tail)."""
+        (depth 1 is a single register; a registered FIFO adds its registers and its tail)."""
         if self.depth == 1:
             return 1
-        return BUFFERED_LATENCY + self.registered * (1 + BUFFERED_LATENCY)
+        return BUFFERED_LATENCY + self.registered * (Fifo.READ_REGISTERS + BUFFERED_LATENCY)
 
     def elaborate(self, platform):
         m = Module()
@@ -76,10 +77,16 @@ class StreamFIFO(wiring.Component):
         m.submodules.tail = out = StreamFIFO(self._shape, tail)
         wiring.connect(m, out.o, wiring.flipped(self.o))
         free = Signal(range(tail + 1), init=tail)
+        taken = buf.r_rdy & buf.r_en
         m.d.comb += buf.r_en.eq(free != 0)
+        data, valid = buf.r_data, taken
+        for k in range(Fifo.READ_REGISTERS - 1):
+            later = Signal(width, name=f"read{k}", reset_less=True), Signal(name=f"read{k}_valid")
+            m.d.sync += [later[0].eq(data), later[1].eq(valid)]
+            data, valid = later
         m.d.sync += [
-            Value.cast(out.i.payload).eq(buf.r_data),
-            out.i.valid.eq(buf.r_rdy & buf.r_en),
-            free.eq(free - (buf.r_rdy & buf.r_en) + (self.o.valid & self.o.ready)),
+            Value.cast(out.i.payload).eq(data),
+            out.i.valid.eq(valid),
+            free.eq(free - taken + (self.o.valid & self.o.ready)),
         ]
         return m

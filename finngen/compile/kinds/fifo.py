@@ -14,9 +14,14 @@ class Fifo:
     width: int
     depth: int
 
-    # beats of a registered FIFO's tail (finngen.hw.fifo): the round trip of its free count
-    # (read, register, tail write, tail output, count) is four cycles
-    TAIL = 4
+    # registers a registered FIFO's block read passes before its tail (finngen.hw.fifo): the
+    # block may land far from the FIFO's consumer (the weights fill the block RAM columns), and
+    # its read data leaves it late; with one register nextpnr put that register 65 rows from the
+    # block in LFC (10.5 ns), with two the route splits over a cycle that starts early
+    READ_REGISTERS = 2
+    # beats of a registered FIFO's tail: the round trip of its free count (read, the registers,
+    # tail write, tail output, count)
+    TAIL = 3 + READ_REGISTERS
 
     @classmethod
     def between(cls, producer: Stage, consumer: Stage) -> Fifo:
@@ -45,15 +50,15 @@ class Fifo:
     def fixed_resources(self) -> Resources:
         """amaranth's SyncFIFOBuffered: a ``depth - 1`` word memory with a synchronous read port
         (its read register is the output register). A :attr:`registered` one is a
-        SyncFIFOBuffered of ``depth - TAIL`` beats, the register behind it with its valid
-        flag, the free count (a few LUTs) and the tail, a FIFO of :data:`TAIL` beats."""
+        SyncFIFOBuffered of ``depth - TAIL`` beats, the registers behind it with their valid
+        flags, the free count (a few LUTs) and the tail, a FIFO of :data:`TAIL` beats."""
         if not self.registered:
             ptr = range_bits(self.depth)
             return memory(self.depth - 1, self.width) + Resources(ff=3 * ptr + 1)
         ptr = range_bits(self.depth - self.TAIL)
         free = range_bits(self.TAIL + 1)
         return (memory(self.depth - self.TAIL - 1, self.width)
-                + Resources(lut=free, ff=3 * ptr + 1 + self.width + 1 + free)
+                + Resources(lut=free, ff=3 * ptr + 1 + self.READ_REGISTERS * (self.width + 1) + free)
                 + Fifo(self.width, self.TAIL).resources())
 
     def resources(self) -> Resources:
