@@ -38,7 +38,7 @@ from amaranth.utils import exact_log2
 
 from .. import ir
 from ..compile.kinds.matrix import (JOIN, THRESHOLD_LEAD, cycles_per_pixel, join_groups, memory_styles,
-                                   threshold_copies, weight_slices, weight_stages)
+                                   rom_copies, threshold_copies, weight_slices, weight_stages)
 from ..compile.resources import ROM_PLACES, SLICE_DEPTH
 from .arith import pipelined_tree_sum, tree_levels, tree_registers
 from .fifo import BUFFERED_LATENCY, StreamFIFO
@@ -344,17 +344,40 @@ ROM_ATTRS = {"block": {"rom_style": "block"}, "logic": {"logic_block": 1}}
 def _rom(m, name, shape, words, style, address):
     """A ROM of ``words`` placed as ``style`` says, read at ``address`` (a value of this
     cycle): its word for that address, valid the next cycle. A block RAM is read synchronously;
-    in logic it is read asynchronously from a register holding ``address``."""
-    mem = m.submodules[name] = memory.Memory(shape=shape, depth=len(words), init=words, attrs=ROM_ATTRS[style])
+    in logic it is read asynchronously from a register holding ``address``, a wide one as
+    column slices, each from a copy of that register of its own
+    (:func:`~finngen.compile.kinds.matrix.rom_copies` says why)."""
     if style == "block":
+        mem = m.submodules[name] = memory.Memory(shape=shape, depth=len(words), init=words, attrs=ROM_ATTRS[style])
         port = mem.read_port()
         m.d.comb += port.addr.eq(address)
         return port.data
+    copies = rom_copies(Shape.cast(shape).width)
+    if len(copies) == 1:
+        return _rom_copy(m, name, shape, words, _registered(m, address, f"{name}_address"))
+    # slices of words of a plain (unsigned) shape: the weights
+    return Cat(*(_rom_copy(m, f"{name}{c}", unsigned(len(columns)),
+                           [word >> columns.start & ((1 << len(columns)) - 1) for word in words],
+                           _copy(m, address, f"{name}{c}_address"))
+                 for c, columns in enumerate(copies)))
+
+
+def _rom_copy(m, name, shape, words, held):
+    """A ROM in logic read asynchronously at ``held``, a register."""
+    mem = m.submodules[name] = memory.Memory(shape=shape, depth=len(words), init=words, attrs=ROM_ATTRS["logic"])
     port = mem.read_port(domain="comb")
-    held = Signal(port.addr.shape(), name=f"{name}_address", reset_less=True)
-    m.d.sync += held.eq(address)
     m.d.comb += port.addr.eq(held)
     return port.data
+
+
+def _copy(m, value, name):
+    """A register that holds ``value`` a cycle later, loaded only when it differs: its next value
+    comes from its own output, so synthesis, which merges flip-flops whose inputs are equal,
+    keeps every copy of one value apart (as :func:`_fold_copy`)."""
+    held = Signal(len(value), name=name, reset_less=True)
+    with m.If(held != value):
+        m.d.sync += held.eq(value)
+    return held
 
 
 def _sliced_rom(m, name, shape, words, slices, address):

@@ -55,6 +55,24 @@ def threshold_copies(layer: ir.MatrixLayer, pe: int, simd: int) -> list:
     return [range(first, min(first + size, pe)) for first in range(0, pe, size)]
 
 
+# Columns of a ROM in logic that one copy of its address register reads (finngen.hw.mvtu). A
+# column is a LUT of the address bits, so one address register drives every column: conv1 of
+# CNV-W1A1 at --fps 9000 (12 words of 3,072 bits) spent 3.2 ns of a 6.7 ns cycle routing its
+# 4-bit address across the ROM, and abc built columns from other columns' LUTs, anywhere in the
+# ROM (three LUTs and 2.5 ns of routing each on the worst path). A copy per few hundred columns
+# keeps each address net in one region, and columns of different copies share no logic.
+ROM_COPY_COLUMNS = 256
+
+
+def rom_copies(columns: int) -> list:
+    """The bit columns (``range``s, in order) that each copy of the address register of a ROM in
+    logic, ``columns`` bits wide, serves: one copy up to :data:`ROM_COPY_COLUMNS` columns (a
+    narrow unit's ROMs), else as many as keep each at most that many, of equal width."""
+    copies = -(-columns // ROM_COPY_COLUMNS)
+    bounds = [c * columns // copies for c in range(copies + 1)]
+    return [range(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
 def weight_slices(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None = None) -> int:
     """How many depth slices of :data:`~finngen.compile.resources.SLICE_DEPTH` words the unit
     reads its weight memory in: one unless it sits in block RAM and is deeper than one column of
