@@ -7,7 +7,8 @@ from amaranth.hdl import Fragment
 from finngen import ir
 from finngen.compile.folding import Fold
 from finngen.compile.kinds import MatrixUnit, cycles_per_pixel
-from finngen.compile.kinds.matrix import threshold_copies, weight_slices
+from finngen.compile.kinds import matrix
+from finngen.compile.kinds.matrix import rom_copies, threshold_copies, weight_slices
 from finngen.hw import MVTU
 from finngen.sim.cases import mvtu_case, run_case
 from finngen.sim.layers import matrix_layer, random_config
@@ -173,6 +174,21 @@ def test_mvtu_threshold_copies():
     assert threshold_copies(*_layer("fc-bin-copies")) == [range(0, 4), range(4, 6)]
     assert threshold_copies(*_layer("fc-bin-block")) == [range(4)]
     assert threshold_copies(*_layer("fc-bin-parallel")) == [range(8)]
+
+
+def test_mvtu_weight_address_copies(monkeypatch):
+    """A weight memory in logic wider than ROM_COPY_COLUMNS is read as column slices, each at a
+    copy of the address register of its own: forced on here for fc-bin's 32 columns (16 words,
+    PE 4 x SIMD 8) by a bound of 12, three slices that cut PE lanes; bit exact under random
+    back-pressure, and the same cycles."""
+    monkeypatch.setattr(matrix, "ROM_COPY_COLUMNS", 12)
+    assert rom_copies(32) == [range(0, 10), range(10, 21), range(21, 32)]
+    layer, pe, simd = _layer("fc-bin")
+    case = mvtu_case(layer, pe, simd, frames=2, seed=2)
+    names = {name for _, name, _ in Fragment.get(case.component, None).subfragments}
+    assert {"weights0", "weights1", "weights2"} <= names and "weights" not in names
+    run_case(case, Traffic(seed=9, valid_prob=0.6, ready_prob=0.6))
+    _check_cycles(run_case(case, Traffic()), case, layer, pe, simd, frames=2)
 
 
 @pytest.mark.parametrize("pe, simd, match", [(3, 4, "PE"), (0, 4, "PE"), (2, 5, "SIMD"),

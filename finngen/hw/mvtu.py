@@ -355,7 +355,8 @@ def _rom(m, name, shape, words, style, address):
     copies = rom_copies(Shape.cast(shape).width)
     if len(copies) == 1:
         return _rom_copy(m, name, shape, words, _registered(m, address, f"{name}_address"))
-    # slices of words of a plain (unsigned) shape: the weights
+    if not isinstance(shape, Shape):
+        words = [Const.cast(shape.const(word)).value for word in words]
     return Cat(*(_rom_copy(m, f"{name}{c}", unsigned(len(columns)),
                            [word >> columns.start & ((1 << len(columns)) - 1) for word in words],
                            _copy(m, address, f"{name}{c}_address"))

@@ -244,7 +244,8 @@ class MatrixUnit(Stage):
         merge, with their registers, which matters for shallow threshold ROMs: a column of d
         words is one of 2**d functions, so n random columns give about 2**d (1 - (1 - 2**-d)**n).
         A threshold memory in logic is one ROM per copy (:func:`threshold_copies`), columns
-        merging within a copy, and several copies have a fold counter each."""
+        merging within a copy, and several copies have a fold counter each. A wide ROM in logic has a
+        copy of its address register per :func:`rom_copies` slice, columns merging within a slice."""
         layer, pe, simd = self.layer, self.fold.pe, self.fold.simd
         weights, thresholds = memory_shapes(layer, pe, simd)
         weight_style, threshold_style = self.memory_styles
@@ -270,11 +271,14 @@ class MatrixUnit(Stage):
             if style == "block":
                 rest += Resources(bram36=bram36(depth, columns), ff=columns)
                 continue
+            copies = rom_copies(columns)
             if depth < 16:
                 functions = 2 ** depth
-                columns = functions * (1 - (1 - 1 / functions) ** columns)
+                columns = sum(functions * (1 - (1 - 1 / functions) ** len(c)) for c in copies)
+            # (each of several address copies compares itself with the address, a LUT or two
+            # that the fitted rom_logic term takes in)
             luts += columns * rom_luts_per_bit(depth)
-            rest += Resources(ff=range_bits(depth) + columns)
+            rest += Resources(ff=len(copies) * range_bits(depth) + columns)
         return luts, rest
 
     def component(self):
