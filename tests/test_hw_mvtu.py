@@ -8,7 +8,7 @@ from finngen import ir
 from finngen.compile.folding import Fold
 from finngen.compile.kinds import MatrixUnit, cycles_per_pixel
 from finngen.compile.kinds import matrix
-from finngen.compile.kinds.matrix import rom_copies, threshold_copies, weight_slices
+from finngen.compile.kinds.matrix import beat_copies, rom_copies, threshold_copies, weight_slices
 from finngen.hw import MVTU
 from finngen.sim.cases import mvtu_case, run_case
 from finngen.sim.layers import matrix_layer, random_config
@@ -189,6 +189,25 @@ def test_mvtu_weight_address_copies(monkeypatch):
     assert {"weights0", "weights1", "weights2"} <= names and "weights" not in names
     run_case(case, Traffic(seed=9, valid_prob=0.6, ready_prob=0.6))
     _check_cycles(run_case(case, Traffic()), case, layer, pe, simd, frames=2)
+
+
+@pytest.mark.parametrize("key", ["conv-bin-pad", "conv-u8-nopad", "fc-bin-copies"])
+def test_mvtu_beat_copies(monkeypatch, key):
+    """A unit wider than BEAT_COPY_LANES registers its input beat once more, a copy per group of
+    PEs, and its weights with it: forced on here by a bound of 4 lanes (padded bipolar, 8-bit
+    and threshold copies cases), bit exact under random back-pressure, the same cycles, and one
+    stage more than without, as its stage kind predicts."""
+    layer, pe, simd = _layer(key)
+    narrow = MVTU(layer, pe, simd).latency
+    monkeypatch.setattr(matrix, "BEAT_COPY_LANES", 4)
+    assert len(beat_copies(layer, pe, simd)) == min(pe, -(-pe * simd // 4)) > 1
+    case = mvtu_case(layer, pe, simd, frames=2, seed=4)
+    mvtu = case.component
+    assert MatrixUnit(layer, Fold(pe, simd)).latency == mvtu.latency == narrow + 1
+    run_case(case, Traffic(seed=11, valid_prob=0.6, ready_prob=0.6))
+    result = run_case(case, Traffic())
+    _check_cycles(result, case, layer, pe, simd, frames=2)
+    assert result.out_cycles[0] - result.in_cycles[mvtu.synapse_folds - 1] == mvtu.latency
 
 
 @pytest.mark.parametrize("pe, simd, match", [(3, 4, "PE"), (0, 4, "PE"), (2, 5, "SIMD"),

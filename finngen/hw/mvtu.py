@@ -37,8 +37,8 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from .. import ir
-from ..compile.kinds.matrix import (JOIN, THRESHOLD_LEAD, cycles_per_pixel, join_groups, memory_styles,
-                                   rom_copies, threshold_copies, weight_slices, weight_stages)
+from ..compile.kinds.matrix import (JOIN, THRESHOLD_LEAD, beat_copies, cycles_per_pixel, join_groups,
+                                   memory_styles, rom_copies, threshold_copies, weight_slices, weight_stages)
 from ..compile.resources import ROM_PLACES, SLICE_DEPTH
 from .arith import pipelined_tree_sum, tree_levels, tree_registers
 from .fifo import BUFFERED_LATENCY, StreamFIFO
@@ -136,12 +136,12 @@ class MVTU(wiring.Component):
         """Cycles from the cycle the unit takes a pixel's last input beat (the last synapse fold
         of neuron fold 0) to the cycle that fold's output beat is valid on ``o``, without
         back-pressure: the memory read, its output register (and the slices' muxes, for weights
-        in block RAM deeper than a block), the tree's ranks, the accumulator, the sum (bipolar)
-        and the threshold compare, then the output FIFO's two. (A static method: the compiler's
-        stage kind asks it without building the unit.)"""
+        in block RAM deeper than a block), a wide unit's beat copies, the tree's ranks, the
+        accumulator, the sum (bipolar) and the threshold compare, then the output FIFO's two. (A
+        static method: the compiler's stage kind asks it without building the unit.)"""
         bipolar, thresholded = layer.in_type.bipolar, layer.threshold is not None
-        return (weight_stages(layer, pe, simd, weights) + 1 + tree_ranks(layer, simd) + bipolar + thresholded
-                + BUFFERED_LATENCY)
+        return (weight_stages(layer, pe, simd, weights) + 1 + bool(beat_copies(layer, pe, simd))
+                + tree_ranks(layer, simd) + bipolar + thresholded + BUFFERED_LATENCY)
 
     @property
     def _out_depth(self) -> int:
@@ -250,8 +250,9 @@ class MVTU(wiring.Component):
         # and registers the sum beside it: a flag that reaches every accumulator bit of every
         # PE must not feed their adders too (at PE 64 its routing alone took most of a 150 MHz
         # cycle), and a reset pin adds no logic after it.
-        partials, n_valid = self._partials(m, x, mask, [weights[p * simd:(p + 1) * simd] for p in range(pe)])
-        for _ in range(tree_ranks(layer, simd)):
+        partials, n_valid = self._partials(m, x, mask, [weights[p * simd:(p + 1) * simd] for p in range(pe)],
+                                           flags[-2]["valid"])
+        for _ in range(bool(beat_copies(layer, pe, simd)) + tree_ranks(layer, simd)):
             next_stage()
         now = flags[-1]
         accs = []
@@ -308,20 +309,45 @@ class MVTU(wiring.Component):
         m.d.comb += [out.i.valid.eq(now["valid"] & now["last"]), out.i.payload.eq(Cat(*results))]
         return m
 
-    def _partials(self, m, x, mask, weights):
-        """Per PE the beat's contribution to its sum, :func:`tree_ranks` cycles later: the
-        XNOR agreements among the valid taps (bipolar inputs) or the signed sum of ``+-x``; and
-        for a bipolar padded layer the beat's valid taps (else None), which every PE shares."""
-        layer, simd = self.layer, self.simd
+    def _partials(self, m, x, mask, weights, loaded):
+        """Per PE the beat's contribution to its sum, :func:`tree_ranks` cycles later (one more
+        for a wide unit's beat copies): the XNOR agreements among the valid taps (bipolar inputs)
+        or the signed sum of ``+-x``; and for a bipolar padded layer the beat's valid taps (else
+        None), which every PE shares. ``loaded``: the valid flag of the stage before the beat's."""
+        layer, pe, simd = self.layer, self.pe, self.simd
+        x, mask, weights = self._beat_copies(m, x, mask, weights, loaded)
         if layer.in_type.bipolar:
-            n_valid = pipelined_tree_sum(m, list(mask), name="n_valid") if layer.has_padding else None
-            return [pipelined_tree_sum(m, list(~(x ^ w) & mask), name=f"count{p}")
+            n_valid = pipelined_tree_sum(m, list(mask[0]), name="n_valid") if layer.has_padding else None
+            return [pipelined_tree_sum(m, list(~(x[p] ^ w) & mask[p]), name=f"count{p}")
                     for p, w in enumerate(weights)], n_valid
         # Partial sums of any subset of taps lie within [acc_min, acc_max] (each tap's range
         # contains 0), so an acc_bits accumulator cannot overflow.
-        xs = lanes(x, layer.in_type, simd)
-        return [pipelined_tree_sum(m, [Mux(mask[j], Mux(w[j], xs[j], -xs[j]), 0) for j in range(simd)],
-                                   before=1, name=f"sum{p}") for p, w in enumerate(weights)], None
+        return [pipelined_tree_sum(m, [Mux(mask[p][j], Mux(w[j], xs[j], -xs[j]), 0) for j in range(simd)],
+                                   before=1, name=f"sum{p}")
+                for p, (w, xs) in enumerate(zip(weights, (lanes(x[p], layer.in_type, simd) for p in range(pe))))], None
+
+    def _beat_copies(self, m, x, mask, weights, loaded):
+        """Per PE the beat's data and mask and its weights: those given, or for a wide unit
+        (:func:`~finngen.compile.kinds.matrix.beat_copies` says why) a cycle later, the beat
+        from a copy per group of PEs placed beside them. A copy loads when the beat is valid, at
+        a load flag of its own (:func:`_copy`): copies of one value that load at one flag would
+        be the same logic, which synthesis merges back into one register."""
+        layer, pe = self.layer, self.pe
+        groups = beat_copies(layer, pe, self.simd)
+        if not groups:
+            return [x] * pe, [mask] * pe, weights
+        xs, masks = [], []
+        for g, lanes_g in enumerate(groups):
+            load = _copy(m, loaded, f"beat_load{g}")
+            copy = Signal(len(x), name=f"beat_copy{g}", reset_less=True)
+            group_mask = Signal(len(mask), name=f"mask_copy{g}", reset_less=True) if layer.has_padding else mask
+            with m.If(load):
+                m.d.sync += copy.eq(x)
+                if layer.has_padding:
+                    m.d.sync += group_mask.eq(mask)
+            xs += [copy] * len(lanes_g)
+            masks += [group_mask] * len(lanes_g)
+        return xs, masks, [_registered(m, w, f"weights_copy{p}") for p, w in enumerate(weights)]
 
 
 def _fold_copy(m, stage, folds, name):

@@ -73,6 +73,25 @@ def rom_copies(columns: int) -> list:
     return [range(a, b) for a, b in zip(bounds, bounds[1:])]
 
 
+# Lanes (PE x SIMD) that one copy of a unit's input beat feeds (finngen.hw.mvtu). Every PE reads
+# every bit of the beat, so one beat register reaches across the whole unit: at conv1 of
+# CNV-W1A1 at --fps 9000 (PE 32 x SIMD 96) the route from a beat bit to a far PE's popcount
+# took 4.7 ns of a 6.7 ns cycle, while PE 64 x SIMD 16 met 150 MHz with one beat register.
+BEAT_COPY_LANES = 1024
+
+
+def beat_copies(layer: ir.MatrixLayer, pe: int, simd: int) -> list:
+    """The PE lanes (``range``s) that each copy of the unit's input beat serves: none for a unit
+    of at most :data:`BEAT_COPY_LANES` lanes (it reads its one beat register), else as many
+    copies as keep each at most that many, in a register rank of its own (a stage of latency,
+    which registers the weights again beside them)."""
+    copies = min(pe, -(-pe * simd // BEAT_COPY_LANES))
+    if copies == 1:
+        return []
+    bounds = [c * pe // copies for c in range(copies + 1)]
+    return [range(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
 def weight_slices(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None = None) -> int:
     """How many depth slices of :data:`~finngen.compile.resources.SLICE_DEPTH` words the unit
     reads its weight memory in: one unless it sits in block RAM and is deeper than one column of
@@ -222,6 +241,9 @@ class MatrixUnit(Stage):
         # (more than one neuron fold), fold counters, the flags that travel with each stage, a
         # padded bipolar layer's valid-tap count, and the output FIFO with its free count
         memory_stages = weight_stages(layer, pe, simd, self.fold.weights)
+        # a wide unit's rank of input beat copies, each with its load flag, and the weights again
+        copies = beat_copies(layer, pe, simd)
+        fanout = Resources(ff=len(copies) * (beat + 1) + (pe * simd if copies else 0))
         stages = MVTU.latency_of(layer, pe, simd, self.fold.weights) - BUFFERED_LATENCY
         out_depth = MVTU.out_depth_of(layer, pe, simd, self.fold.weights)
         # the fold travels as far as its last reader: the replay buffer in stage 1, or one threshold
@@ -233,7 +255,7 @@ class MatrixUnit(Stage):
             shared += Resources(ff=tree_register_bits(simd, 1) + 2 * layer.acc_bits)
         if nf > 1:      # the replay buffer and the copy of its write address
             shared += memory(sf, beat) + Resources(ff=range_bits(sf))
-        return roms + pe * per_pe + shared + Fifo(pe * layer.out_type.bits, out_depth).resources()
+        return roms + pe * per_pe + shared + fanout + Fifo(pe * layer.out_type.bits, out_depth).resources()
 
     def _roms(self) -> tuple:
         """The weight and (hidden layers) threshold memories where :func:`memory_styles` puts
