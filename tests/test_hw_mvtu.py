@@ -194,16 +194,17 @@ def test_mvtu_weight_address_copies(monkeypatch):
 @pytest.mark.parametrize("key", ["conv-bin-pad", "conv-u8-nopad", "fc-bin-copies"])
 def test_mvtu_beat_copies(monkeypatch, key):
     """A unit wider than BEAT_COPY_LANES registers its input beat once more, a copy per group of
-    PEs, and its weights with it: forced on here by a bound of 4 lanes (padded bipolar, 8-bit
-    and threshold copies cases), bit exact under random back-pressure, the same cycles, and one
-    stage more than without, as its stage kind predicts."""
+    PEs, and its weights with it, and registers its trees' sums: forced on here by a bound of 4
+    lanes (padded bipolar, 8-bit and threshold copies cases), bit exact under random
+    back-pressure, the same cycles, and two stages more than without, as its stage kind
+    predicts."""
     layer, pe, simd = _layer(key)
     narrow = MVTU(layer, pe, simd).latency
     monkeypatch.setattr(matrix, "BEAT_COPY_LANES", 4)
     assert len(beat_copies(layer, pe, simd)) == min(pe, -(-pe * simd // 4)) > 1
     case = mvtu_case(layer, pe, simd, frames=2, seed=4)
     mvtu = case.component
-    assert MatrixUnit(layer, Fold(pe, simd)).latency == mvtu.latency == narrow + 1
+    assert MatrixUnit(layer, Fold(pe, simd)).latency == mvtu.latency == narrow + 2
     run_case(case, Traffic(seed=11, valid_prob=0.6, ready_prob=0.6))
     result = run_case(case, Traffic())
     _check_cycles(result, case, layer, pe, simd, frames=2)

@@ -38,7 +38,8 @@ from amaranth.utils import exact_log2
 
 from .. import ir
 from ..compile.kinds.matrix import (JOIN, THRESHOLD_LEAD, beat_copies, cycles_per_pixel, join_groups,
-                                   memory_styles, rom_copies, threshold_copies, weight_slices, weight_stages)
+                                   memory_styles, rom_copies, threshold_copies, weight_slices, weight_stages,
+                                   wide_stages)
 from ..compile.resources import ROM_PLACES, SLICE_DEPTH
 from .arith import pipelined_tree_sum, tree_levels, tree_registers
 from .fifo import BUFFERED_LATENCY, StreamFIFO
@@ -136,11 +137,12 @@ class MVTU(wiring.Component):
         """Cycles from the cycle the unit takes a pixel's last input beat (the last synapse fold
         of neuron fold 0) to the cycle that fold's output beat is valid on ``o``, without
         back-pressure: the memory read, its output register (and the slices' muxes, for weights
-        in block RAM deeper than a block), a wide unit's beat copies, the tree's ranks, the
-        accumulator, the sum (bipolar) and the threshold compare, then the output FIFO's two. (A
-        static method: the compiler's stage kind asks it without building the unit.)"""
+        in block RAM deeper than a block), the tree's ranks (and a wide unit's beat copies and
+        registered tree sums), the accumulator, the sum (bipolar) and the threshold compare, then
+        the output FIFO's two. (A static method: the compiler's stage kind asks it without
+        building the unit.)"""
         bipolar, thresholded = layer.in_type.bipolar, layer.threshold is not None
-        return (weight_stages(layer, pe, simd, weights) + 1 + bool(beat_copies(layer, pe, simd))
+        return (weight_stages(layer, pe, simd, weights) + 1 + wide_stages(layer, pe, simd)
                 + tree_ranks(layer, simd) + bipolar + thresholded + BUFFERED_LATENCY)
 
     @property
@@ -252,7 +254,7 @@ class MVTU(wiring.Component):
         # cycle), and a reset pin adds no logic after it.
         partials, n_valid = self._partials(m, x, mask, [weights[p * simd:(p + 1) * simd] for p in range(pe)],
                                            flags[-2]["valid"])
-        for _ in range(bool(beat_copies(layer, pe, simd)) + tree_ranks(layer, simd)):
+        for _ in range(wide_stages(layer, pe, simd) + tree_ranks(layer, simd)):
             next_stage()
         now = flags[-1]
         accs = []
@@ -310,21 +312,29 @@ class MVTU(wiring.Component):
         return m
 
     def _partials(self, m, x, mask, weights, loaded):
-        """Per PE the beat's contribution to its sum, :func:`tree_ranks` cycles later (one more
-        for a wide unit's beat copies): the XNOR agreements among the valid taps (bipolar inputs)
-        or the signed sum of ``+-x``; and for a bipolar padded layer the beat's valid taps (else
-        None), which every PE shares. ``loaded``: the valid flag of the stage before the beat's."""
+        """Per PE the beat's contribution to its sum, :func:`tree_ranks` cycles later (and
+        :func:`~finngen.compile.kinds.matrix.wide_stages` more: a wide unit's beat copies, and its
+        sums registered): the XNOR agreements among the valid taps (bipolar inputs) or the signed
+        sum of ``+-x``; and for a bipolar padded layer the beat's valid taps (else None), which
+        every PE shares. ``loaded``: the valid flag of the stage before the beat's."""
         layer, pe, simd = self.layer, self.pe, self.simd
         x, mask, weights = self._beat_copies(m, x, mask, weights, loaded)
+        n_valid = None
         if layer.in_type.bipolar:
             n_valid = pipelined_tree_sum(m, list(mask[0]), name="n_valid") if layer.has_padding else None
-            return [pipelined_tree_sum(m, list(~(x[p] ^ w) & mask[p]), name=f"count{p}")
-                    for p, w in enumerate(weights)], n_valid
-        # Partial sums of any subset of taps lie within [acc_min, acc_max] (each tap's range
-        # contains 0), so an acc_bits accumulator cannot overflow.
-        return [pipelined_tree_sum(m, [Mux(mask[p][j], Mux(w[j], xs[j], -xs[j]), 0) for j in range(simd)],
-                                   before=1, name=f"sum{p}")
-                for p, (w, xs) in enumerate(zip(weights, (lanes(x[p], layer.in_type, simd) for p in range(pe))))], None
+            partials = [pipelined_tree_sum(m, list(~(x[p] ^ w) & mask[p]), name=f"count{p}")
+                        for p, w in enumerate(weights)]
+        else:
+            # Partial sums of any subset of taps lie within [acc_min, acc_max] (each tap's range
+            # contains 0), so an acc_bits accumulator cannot overflow.
+            partials = [pipelined_tree_sum(m, [Mux(mask[p][j], Mux(w[j], xs[j], -xs[j]), 0) for j in range(simd)],
+                                           before=1, name=f"sum{p}")
+                        for p, (w, xs) in enumerate(zip(weights, (lanes(x[p], layer.in_type, simd)
+                                                                  for p in range(pe))))]
+        if beat_copies(layer, pe, simd):
+            partials = [_registered(m, partial, f"partial{p}") for p, partial in enumerate(partials)]
+            n_valid = n_valid if n_valid is None else _registered(m, n_valid, "partial_n_valid")
+        return partials, n_valid
 
     def _beat_copies(self, m, x, mask, weights, loaded):
         """Per PE the beat's data and mask and its weights: those given, or for a wide unit
@@ -450,6 +460,6 @@ def _mux(words, select):
 
 
 def _registered(m, value, name):
-    reg = Signal(len(value), name=name, reset_less=True)
+    reg = Signal(Value.cast(value).shape(), name=name, reset_less=True)
     m.d.sync += reg.eq(value)
     return reg

@@ -92,6 +92,14 @@ def beat_copies(layer: ir.MatrixLayer, pe: int, simd: int) -> list:
     return [range(a, b) for a, b in zip(bounds, bounds[1:])]
 
 
+def wide_stages(layer: ir.MatrixLayer, pe: int, simd: int) -> int:
+    """Stages a unit that has :func:`beat_copies` adds (0 for a narrower one): the copies' rank,
+    and a register of each PE's tree sum before its accumulator, so that the accumulator's adder
+    has its cycle alone (with the copies in place, nextpnr put one PE's last tree adder 2.7 ns of
+    routing away from its accumulator's adder in conv1 of CNV-W1A1, 7.95 ns in all)."""
+    return 2 if beat_copies(layer, pe, simd) else 0
+
+
 def weight_slices(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None = None) -> int:
     """How many depth slices of :data:`~finngen.compile.resources.SLICE_DEPTH` words the unit
     reads its weight memory in: one unless it sits in block RAM and is deeper than one column of
@@ -220,7 +228,7 @@ class MatrixUnit(Stage):
                 "mvtu_control": 1}
 
     def fixed_resources(self) -> Resources:
-        from ...hw.arith import tree_register_bits
+        from ...hw.arith import tree_levels, tree_register_bits
         from ...hw.fifo import BUFFERED_LATENCY
         from ...hw.mvtu import MVTU
         from .fifo import Fifo
@@ -241,9 +249,12 @@ class MatrixUnit(Stage):
         # (more than one neuron fold), fold counters, the flags that travel with each stage, a
         # padded bipolar layer's valid-tap count, and the output FIFO with its free count
         memory_stages = weight_stages(layer, pe, simd, self.fold.weights)
-        # a wide unit's rank of input beat copies, each with its load flag, and the weights again
+        # a wide unit's rank of input beat copies, each with its load flag, and the weights again,
+        # then the trees' sums registered (and a padded bipolar layer's valid-tap count)
         copies = beat_copies(layer, pe, simd)
-        fanout = Resources(ff=len(copies) * (beat + 1) + (pe * simd if copies else 0))
+        sum_bits = term_bits + tree_levels(simd)
+        fanout = Resources(ff=len(copies) * (beat + 1) + pe * simd
+                           + (pe + (layer.has_padding and bipolar)) * sum_bits) if copies else Resources()
         stages = MVTU.latency_of(layer, pe, simd, self.fold.weights) - BUFFERED_LATENCY
         out_depth = MVTU.out_depth_of(layer, pe, simd, self.fold.weights)
         # the fold travels as far as its last reader: the replay buffer in stage 1, or one threshold
