@@ -15,7 +15,10 @@ Pipeline (see :attr:`MVTU.latency`), one stage per cycle and no stall inside it:
   (:func:`finngen.compile.kinds.matrix.weight_slices`);
 * the XNOR-popcount (bipolar inputs) or signed sum of ``+-x`` (integer inputs) per PE, as an
   adder tree with a register rank every two adder levels (none for a narrow SIMD), then the
-  accumulators; for bipolar inputs ``2 * agreements - valid taps`` in a stage of its own;
+  accumulators; for bipolar inputs ``2 * agreements - valid taps`` in a stage of its own; a unit
+  wider than :data:`~finngen.compile.kinds.matrix.BEAT_COPY_LANES` first registers the beat
+  again, a copy per group of PEs, with the weights, and registers its trees' sums before the
+  accumulators (:func:`~finngen.compile.kinds.matrix.wide_stages`);
 * the threshold compare (hidden layers) in a stage of its own, into an output FIFO.
 
 The weights are one memory, as in FINN: word ``nf * SF + sf`` holds the ``SIMD`` columns of
@@ -25,7 +28,8 @@ memory goes where
 :func:`finngen.compile.resources.rom_style` says (the stage kind prices the same answer), and
 synthesis is told so: a block RAM read synchronously (``rom_style = "block"``), or LUTs read
 from a register that copies the address (``logic_block``), which yosys maps about four times
-smaller than the same ROM read straight from the fold counter.
+smaller than the same ROM read straight from the fold counter; a wide ROM in logic from a copy
+of that register per few hundred columns (:func:`~finngen.compile.kinds.matrix.rom_copies`).
 
 Back-pressure stops only the fold counters: a beat that finishes an output is issued only when
 the output FIFO has an entry reserved for it, so nothing in the datapath waits for ``o.ready``
