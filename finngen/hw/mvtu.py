@@ -322,22 +322,25 @@ class MVTU(wiring.Component):
         sum of ``+-x``; and for a bipolar padded layer the beat's valid taps (else None), which
         every PE shares. ``loaded``: the valid flag of the stage before the beat's."""
         layer, pe, simd = self.layer, self.pe, self.simd
-        x, mask, weights = self._beat_copies(m, x, mask, weights, loaded)
+        xs, masks, weights = self._beat_copies(m, x, mask, weights, loaded)
         n_valid = None
         if layer.in_type.bipolar:
-            n_valid = pipelined_tree_sum(m, list(mask[0]), name="n_valid") if layer.has_padding else None
-            partials = [pipelined_tree_sum(m, list(~(x[p] ^ w) & mask[p]), name=f"count{p}")
-                        for p, w in enumerate(weights)]
+            if layer.has_padding:
+                n_valid = pipelined_tree_sum(m, list(masks[0]), name="n_valid")
+            partials = [pipelined_tree_sum(m, list(~(x ^ w) & mask), name=f"count{p}")
+                        for p, (x, mask, w) in enumerate(zip(xs, masks, weights))]
         else:
             # Partial sums of any subset of taps lie within [acc_min, acc_max] (each tap's range
             # contains 0), so an acc_bits accumulator cannot overflow.
-            partials = [pipelined_tree_sum(m, [Mux(mask[p][j], Mux(w[j], xs[j], -xs[j]), 0) for j in range(simd)],
-                                           before=1, name=f"sum{p}")
-                        for p, (w, xs) in enumerate(zip(weights, (lanes(x[p], layer.in_type, simd)
-                                                                  for p in range(pe))))]
+            partials = []
+            for p, (x, mask, w) in enumerate(zip(xs, masks, weights)):
+                taps = lanes(x, layer.in_type, simd)
+                partials.append(pipelined_tree_sum(
+                    m, [Mux(mask[j], Mux(w[j], taps[j], -taps[j]), 0) for j in range(simd)], before=1, name=f"sum{p}"))
         if beat_copies(layer, pe, simd):
             partials = [_registered(m, partial, f"partial{p}") for p, partial in enumerate(partials)]
-            n_valid = n_valid if n_valid is None else _registered(m, n_valid, "partial_n_valid")
+            if n_valid is not None:
+                n_valid = _registered(m, n_valid, "partial_n_valid")
         return partials, n_valid
 
     def _beat_copies(self, m, x, mask, weights, loaded):
