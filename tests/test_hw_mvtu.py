@@ -8,7 +8,7 @@ from finngen import ir
 from finngen.compile.folding import Fold
 from finngen.compile.kinds import MatrixUnit, cycles_per_pixel
 from finngen.compile.kinds import matrix
-from finngen.compile.kinds.matrix import beat_copies, rom_copies, threshold_copies, weight_slices
+from finngen.compile.kinds.matrix import beat_copies, rom_copies, threshold_copies, weight_slices, wide_stages
 from finngen.hw import MVTU
 from finngen.sim.cases import mvtu_case, run_case
 from finngen.sim.layers import matrix_layer, random_config
@@ -174,6 +174,18 @@ def test_mvtu_threshold_copies():
     assert threshold_copies(*_layer("fc-bin-copies")) == [range(0, 4), range(4, 6)]
     assert threshold_copies(*_layer("fc-bin-block")) == [range(4)]
     assert threshold_copies(*_layer("fc-bin-parallel")) == [range(8)]
+
+
+def test_mvtu_wide_unit_rule():
+    """Depth follows the width: CNV's conv1 at --fps 9000 (PE 32 x SIMD 96) reads its 3,072-bit
+    weight ROM from 12 address copies and its beat from 3 copies, two stages more; a unit of
+    1,024 lanes (PE 16 x SIMD 64) gets no stage, and a ROM of 256 columns one address register."""
+    conv1 = matrix_layer(0, (3, 3, 64), 64, kernel=3)
+    assert len(rom_copies(32 * 96)) == 12 and rom_copies(256) == [range(256)]
+    assert beat_copies(conv1, 32, 96) == [range(0, 10), range(10, 21), range(21, 32)]
+    assert wide_stages(conv1, 32, 96) == 2
+    assert beat_copies(conv1, 16, 64) == [] and wide_stages(conv1, 16, 64) == 0
+    assert MVTU(conv1, 32, 96).latency == MVTU(conv1, 16, 64).latency + 2
 
 
 def test_mvtu_weight_address_copies(monkeypatch):

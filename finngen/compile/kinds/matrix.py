@@ -76,7 +76,8 @@ def rom_copies(columns: int) -> list:
 # Lanes (PE x SIMD) that one copy of a unit's input beat feeds (finngen.hw.mvtu). Every PE reads
 # every bit of the beat, so one beat register reaches across the whole unit: at conv1 of
 # CNV-W1A1 at --fps 9000 (PE 32 x SIMD 96) the route from a beat bit to a far PE's popcount
-# took 4.7 ns of a 6.7 ns cycle, while PE 64 x SIMD 16 met 150 MHz with one beat register.
+# took 4.7 ns of a 6.7 ns cycle; its conv2 (PE 8 x SIMD 144) with one beat register reached its
+# first tree rank in 6.93 ns, while PE 64 x SIMD 16 met 150 MHz with one.
 BEAT_COPY_LANES = 1024
 
 
