@@ -309,8 +309,8 @@ class MatrixUnit(Stage):
             if depth < 16:
                 functions = 2 ** depth
                 columns = sum(functions * (1 - (1 - 1 / functions) ** len(c)) for c in copies)
-            # (each of several address copies compares itself with the address, a LUT or two
-            # that the fitted rom_logic term takes in)
+            # (each of several address copies loads a bit at an XOR of its own, a few LUTs that
+            # the fitted rom_logic term takes in)
             luts += columns * rom_luts_per_bit(depth)
             rest += Resources(ff=len(copies) * range_bits(depth) + columns)
         return luts, rest
