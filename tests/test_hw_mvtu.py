@@ -7,7 +7,9 @@ from amaranth.hdl import Fragment
 from finngen import ir
 from finngen.compile.folding import Fold
 from finngen.compile.kinds import MatrixUnit, cycles_per_pixel
-from finngen.compile.kinds.matrix import replay_registered, threshold_copies, weight_slices
+from finngen.compile.kinds import matrix
+from finngen.compile.kinds.matrix import (beat_copies, replay_registered, rom_copies, threshold_copies, weight_slices,
+                                          wide_stages)
 from finngen.hw import MVTU
 from finngen.sim.cases import mvtu_case, run_case
 from finngen.sim.layers import matrix_layer, random_config
@@ -190,6 +192,53 @@ def test_mvtu_threshold_copies():
     assert threshold_copies(*_layer("fc-bin-copies")) == [range(0, 4), range(4, 6)]
     assert threshold_copies(*_layer("fc-bin-block")) == [range(4)]
     assert threshold_copies(*_layer("fc-bin-parallel")) == [range(8)]
+
+
+def test_mvtu_wide_unit_rule():
+    """Depth follows the width: CNV's conv1 at --fps 9000 (PE 32 x SIMD 96) reads its 3,072-bit
+    weight ROM from 12 address copies and its beat from 3 copies, two stages more; a unit of
+    1,024 lanes (PE 16 x SIMD 64) gets no stage, and a ROM of 256 columns one address register."""
+    conv1 = matrix_layer(0, (3, 3, 64), 64, kernel=3)
+    assert len(rom_copies(32 * 96)) == 12 and rom_copies(256) == [range(256)]
+    assert beat_copies(conv1, 32, 96) == [range(0, 10), range(10, 21), range(21, 32)]
+    assert wide_stages(conv1, 32, 96) == 2
+    assert beat_copies(conv1, 16, 64) == [] and wide_stages(conv1, 16, 64) == 0
+    assert MVTU(conv1, 32, 96).latency == MVTU(conv1, 16, 64).latency + 2
+
+
+def test_mvtu_weight_address_copies(monkeypatch):
+    """A weight memory in logic wider than ROM_COPY_COLUMNS is read as column slices, each at a
+    copy of the address register of its own: forced on here for fc-bin's 32 columns (16 words,
+    PE 4 x SIMD 8) by a bound of 12, three slices that cut PE lanes; bit exact under random
+    back-pressure, and the same cycles."""
+    monkeypatch.setattr(matrix, "ROM_COPY_COLUMNS", 12)
+    assert rom_copies(32) == [range(0, 10), range(10, 21), range(21, 32)]
+    layer, pe, simd = _layer("fc-bin")
+    case = mvtu_case(layer, pe, simd, frames=2, seed=2)
+    names = {name for _, name, _ in Fragment.get(case.component, None).subfragments}
+    assert {"weights0", "weights1", "weights2"} <= names and "weights" not in names
+    run_case(case, Traffic(seed=9, valid_prob=0.6, ready_prob=0.6))
+    _check_cycles(run_case(case, Traffic()), case, layer, pe, simd, frames=2)
+
+
+@pytest.mark.parametrize("key", ["conv-bin-pad", "conv-u8-nopad", "fc-bin-copies"])
+def test_mvtu_beat_copies(monkeypatch, key):
+    """A unit wider than BEAT_COPY_LANES registers its input beat once more, a copy per group of
+    PEs, and its weights with it, and registers its trees' sums: forced on here by a bound of 4
+    lanes (padded bipolar, 8-bit and threshold copies cases), bit exact under random
+    back-pressure, the same cycles, and two stages more than without, as its stage kind
+    predicts."""
+    layer, pe, simd = _layer(key)
+    narrow = MVTU(layer, pe, simd).latency
+    monkeypatch.setattr(matrix, "BEAT_COPY_LANES", 4)
+    assert len(beat_copies(layer, pe, simd)) == min(pe, -(-pe * simd // 4)) > 1
+    case = mvtu_case(layer, pe, simd, frames=2, seed=4)
+    mvtu = case.component
+    assert MatrixUnit(layer, Fold(pe, simd)).latency == mvtu.latency == narrow + 2
+    run_case(case, Traffic(seed=11, valid_prob=0.6, ready_prob=0.6))
+    result = run_case(case, Traffic())
+    _check_cycles(result, case, layer, pe, simd, frames=2)
+    assert result.out_cycles[0] - result.in_cycles[mvtu.synapse_folds - 1] == mvtu.latency
 
 
 @pytest.mark.parametrize("pe, simd, match", [(3, 4, "PE"), (0, 4, "PE"), (2, 5, "SIMD"),

@@ -17,7 +17,10 @@ Pipeline (see :attr:`MVTU.latency`), one stage per cycle and no stall inside it:
   (:func:`~finngen.compile.kinds.matrix.replay_registered`);
 * the XNOR-popcount (bipolar inputs) or signed sum of ``+-x`` (integer inputs) per PE, as an
   adder tree with a register rank every two adder levels (none for a narrow SIMD), then the
-  accumulators; for bipolar inputs ``2 * agreements - valid taps`` in a stage of its own;
+  accumulators; for bipolar inputs ``2 * agreements - valid taps`` in a stage of its own; a unit
+  wider than :data:`~finngen.compile.kinds.matrix.BEAT_COPY_LANES` first registers the beat
+  again, a copy per group of PEs, with the weights, and registers its trees' sums before the
+  accumulators (:func:`~finngen.compile.kinds.matrix.wide_stages`);
 * the threshold compare (hidden layers) in a stage of its own, into an output FIFO.
 
 The weights are one memory, as in FINN: word ``nf * SF + sf`` holds the ``SIMD`` columns of
@@ -27,7 +30,8 @@ memory goes where
 :func:`finngen.compile.resources.rom_style` says (the stage kind prices the same answer), and
 synthesis is told so: a block RAM read synchronously (``rom_style = "block"``), or LUTs read
 from a register that copies the address (``logic_block``), which yosys maps about four times
-smaller than the same ROM read straight from the fold counter.
+smaller than the same ROM read straight from the fold counter; a wide ROM in logic from a copy
+of that register per few hundred columns (:func:`~finngen.compile.kinds.matrix.rom_copies`).
 
 Back-pressure stops only the fold counters: a beat that finishes an output is issued only when
 the output FIFO has an entry reserved for it, so nothing in the datapath waits for ``o.ready``
@@ -39,9 +43,9 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from .. import ir
-from ..compile.kinds.matrix import (JOIN, THRESHOLD_LEAD, beat_stages, cycles_per_pixel, join_groups,
-                                   memory_styles, replay_registered, threshold_copies, weight_slices,
-                                   weight_stages)
+from ..compile.kinds.matrix import (JOIN, THRESHOLD_LEAD, beat_copies, beat_stages, cycles_per_pixel,
+                                   join_groups, memory_styles, replay_registered, rom_copies, threshold_copies,
+                                   weight_slices, weight_stages, wide_stages)
 from ..compile.resources import ROM_PLACES, SLICE_DEPTH
 from .arith import pipelined_tree_sum, tree_levels, tree_registers
 from .fifo import BUFFERED_LATENCY, StreamFIFO
@@ -139,12 +143,13 @@ class MVTU(wiring.Component):
         """Cycles from the cycle the unit takes a pixel's last input beat (the last synapse fold
         of neuron fold 0) to the cycle that fold's output beat is valid on ``o``, without
         back-pressure: the memory read, its output register (and the slices' muxes, for weights
-        in block RAM deeper than a block; a register of the replay buffer's read in block RAM), the tree's ranks, the accumulator, the sum (bipolar)
-        and the threshold compare, then the output FIFO's two. (A static method: the compiler's
-        stage kind asks it without building the unit.)"""
+        in block RAM deeper than a block; a register of the replay buffer's read in block RAM),
+        the tree's ranks (and a wide unit's beat copies and registered tree sums), the
+        accumulator, the sum (bipolar) and the threshold compare, then the output FIFO's two. (A
+        static method: the compiler's stage kind asks it without building the unit.)"""
         bipolar, thresholded = layer.in_type.bipolar, layer.threshold is not None
-        return (beat_stages(layer, pe, simd, weights) + 1 + tree_ranks(layer, simd) + bipolar + thresholded
-                + BUFFERED_LATENCY)
+        return (beat_stages(layer, pe, simd, weights) + 1 + wide_stages(layer, pe, simd)
+                + tree_ranks(layer, simd) + bipolar + thresholded + BUFFERED_LATENCY)
 
     @property
     def _out_depth(self) -> int:
@@ -260,8 +265,9 @@ class MVTU(wiring.Component):
         # and registers the sum beside it: a flag that reaches every accumulator bit of every
         # PE must not feed their adders too (at PE 64 its routing alone took most of a 150 MHz
         # cycle), and a reset pin adds no logic after it.
-        partials, n_valid = self._partials(m, x, mask, [weights[p * simd:(p + 1) * simd] for p in range(pe)])
-        for _ in range(tree_ranks(layer, simd)):
+        partials, n_valid = self._partials(m, x, mask, [weights[p * simd:(p + 1) * simd] for p in range(pe)],
+                                           flags[-2]["valid"])
+        for _ in range(wide_stages(layer, pe, simd) + tree_ranks(layer, simd)):
             next_stage()
         now = flags[-1]
         accs = []
@@ -318,20 +324,56 @@ class MVTU(wiring.Component):
         m.d.comb += [out.i.valid.eq(now["valid"] & now["last"]), out.i.payload.eq(Cat(*results))]
         return m
 
-    def _partials(self, m, x, mask, weights):
-        """Per PE the beat's contribution to its sum, :func:`tree_ranks` cycles later: the
-        XNOR agreements among the valid taps (bipolar inputs) or the signed sum of ``+-x``; and
-        for a bipolar padded layer the beat's valid taps (else None), which every PE shares."""
-        layer, simd = self.layer, self.simd
+    def _partials(self, m, x, mask, weights, loaded):
+        """Per PE the beat's contribution to its sum, :func:`tree_ranks` cycles later (and
+        :func:`~finngen.compile.kinds.matrix.wide_stages` more: a wide unit's beat copies, and its
+        sums registered): the XNOR agreements among the valid taps (bipolar inputs) or the signed
+        sum of ``+-x``; and for a bipolar padded layer the beat's valid taps (else None), which
+        every PE shares. ``loaded``: the valid flag of the stage before the beat's."""
+        layer, pe, simd = self.layer, self.pe, self.simd
+        xs, masks, weights = self._beat_copies(m, x, mask, weights, loaded)
+        n_valid = None
         if layer.in_type.bipolar:
-            n_valid = pipelined_tree_sum(m, list(mask), name="n_valid") if layer.has_padding else None
-            return [pipelined_tree_sum(m, list(~(x ^ w) & mask), name=f"count{p}")
-                    for p, w in enumerate(weights)], n_valid
-        # Partial sums of any subset of taps lie within [acc_min, acc_max] (each tap's range
-        # contains 0), so an acc_bits accumulator cannot overflow.
-        xs = lanes(x, layer.in_type, simd)
-        return [pipelined_tree_sum(m, [Mux(mask[j], Mux(w[j], xs[j], -xs[j]), 0) for j in range(simd)],
-                                   before=1, name=f"sum{p}") for p, w in enumerate(weights)], None
+            if layer.has_padding:
+                n_valid = pipelined_tree_sum(m, list(masks[0]), name="n_valid")
+            partials = [pipelined_tree_sum(m, list(~(x ^ w) & mask), name=f"count{p}")
+                        for p, (x, mask, w) in enumerate(zip(xs, masks, weights))]
+        else:
+            # Partial sums of any subset of taps lie within [acc_min, acc_max] (each tap's range
+            # contains 0), so an acc_bits accumulator cannot overflow.
+            partials = []
+            for p, (x, mask, w) in enumerate(zip(xs, masks, weights)):
+                taps = lanes(x, layer.in_type, simd)
+                partials.append(pipelined_tree_sum(
+                    m, [Mux(mask[j], Mux(w[j], taps[j], -taps[j]), 0) for j in range(simd)], before=1, name=f"sum{p}"))
+        if beat_copies(layer, pe, simd):
+            partials = [_registered(m, partial, f"partial{p}") for p, partial in enumerate(partials)]
+            if n_valid is not None:
+                n_valid = _registered(m, n_valid, "partial_n_valid")
+        return partials, n_valid
+
+    def _beat_copies(self, m, x, mask, weights, loaded):
+        """Per PE the beat's data and mask and its weights: those given, or for a wide unit
+        (:func:`~finngen.compile.kinds.matrix.beat_copies` says why) a cycle later, the beat
+        from a copy per group of PEs placed beside them. A copy loads when the beat is valid, at
+        a load flag of its own (:func:`_copy`): copies of one value that load at one flag would
+        be the same logic, which synthesis merges back into one register."""
+        layer, pe = self.layer, self.pe
+        groups = beat_copies(layer, pe, self.simd)
+        if not groups:
+            return [x] * pe, [mask] * pe, weights
+        xs, masks = [], []
+        for g, lanes_g in enumerate(groups):
+            load = _copy(m, loaded, f"beat_load{g}")
+            copy = Signal(len(x), name=f"beat_copy{g}", reset_less=True)
+            group_mask = Signal(len(mask), name=f"mask_copy{g}", reset_less=True) if layer.has_padding else mask
+            with m.If(load):
+                m.d.sync += copy.eq(x)
+                if layer.has_padding:
+                    m.d.sync += group_mask.eq(mask)
+            xs += [copy] * len(lanes_g)
+            masks += [group_mask] * len(lanes_g)
+        return xs, masks, [_registered(m, w, f"weights_copy{p}") for p, w in enumerate(weights)]
 
 
 def _fold_copy(m, stage, folds, name):
@@ -354,17 +396,44 @@ ROM_ATTRS = {"block": {"rom_style": "block"}, "logic": {"logic_block": 1}}
 def _rom(m, name, shape, words, style, address):
     """A ROM of ``words`` placed as ``style`` says, read at ``address`` (a value of this
     cycle): its word for that address, valid the next cycle. A block RAM is read synchronously;
-    in logic it is read asynchronously from a register holding ``address``."""
-    mem = m.submodules[name] = memory.Memory(shape=shape, depth=len(words), init=words, attrs=ROM_ATTRS[style])
+    in logic it is read asynchronously from a register holding ``address``, a wide one as
+    column slices, each from a copy of that register of its own
+    (:func:`~finngen.compile.kinds.matrix.rom_copies` says why)."""
     if style == "block":
+        mem = m.submodules[name] = memory.Memory(shape=shape, depth=len(words), init=words, attrs=ROM_ATTRS[style])
         port = mem.read_port()
         m.d.comb += port.addr.eq(address)
         return port.data
+    copies = rom_copies(Shape.cast(shape).width)
+    if len(copies) == 1:
+        return _rom_copy(m, name, shape, words, _registered(m, address, f"{name}_address"))
+    if not isinstance(shape, Shape):
+        words = [Const.cast(shape.const(word)).value for word in words]
+    return Cat(*(_rom_copy(m, f"{name}{c}", unsigned(len(columns)),
+                           [word >> columns.start & ((1 << len(columns)) - 1) for word in words],
+                           _copy(m, address, f"{name}{c}_address"))
+                 for c, columns in enumerate(copies)))
+
+
+def _rom_copy(m, name, shape, words, held):
+    """A ROM in logic read asynchronously at ``held``, a register."""
+    mem = m.submodules[name] = memory.Memory(shape=shape, depth=len(words), init=words, attrs=ROM_ATTRS["logic"])
     port = mem.read_port(domain="comb")
-    held = Signal(port.addr.shape(), name=f"{name}_address", reset_less=True)
-    m.d.sync += held.eq(address)
     m.d.comb += port.addr.eq(held)
     return port.data
+
+
+def _copy(m, value, name):
+    """A register that holds ``value`` a cycle later, each bit loaded only when it differs: its
+    next value comes from its own output, so synthesis, which merges flip-flops whose inputs are
+    equal, keeps every copy of one value apart (as :func:`_fold_copy`). Bit by bit, a load
+    enable is one XOR: a compare of the whole address put two LUTs between the address and
+    each copy of CNV conv1's weight ROM address, its worst path (6.29 ns)."""
+    held = Signal(len(value), name=name, reset_less=True)
+    for bit in range(len(value)):
+        with m.If(held[bit] != value[bit]):
+            m.d.sync += held[bit].eq(value[bit])
+    return held
 
 
 def _sliced_rom(m, name, shape, words, slices, address):
@@ -410,6 +479,6 @@ def _mux(words, select):
 
 
 def _registered(m, value, name):
-    reg = Signal(len(value), name=name, reset_less=True)
+    reg = Signal(Value.cast(value).shape(), name=name, reset_less=True)
     m.d.sync += reg.eq(value)
     return reg

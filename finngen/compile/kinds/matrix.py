@@ -55,6 +55,52 @@ def threshold_copies(layer: ir.MatrixLayer, pe: int, simd: int) -> list:
     return [range(first, min(first + size, pe)) for first in range(0, pe, size)]
 
 
+# Columns of a ROM in logic that one copy of its address register reads (finngen.hw.mvtu). A
+# column is a LUT of the address bits, so one address register drives every column: conv1 of
+# CNV-W1A1 at --fps 9000 (12 words of 3,072 bits) spent 3.2 ns of a 6.7 ns cycle routing its
+# 4-bit address across the ROM, and abc built columns from other columns' LUTs, anywhere in the
+# ROM (three LUTs and 2.5 ns of routing each on the worst path). A copy per few hundred columns
+# keeps each address net in one region, and columns of different copies share no logic.
+ROM_COPY_COLUMNS = 256
+
+
+def rom_copies(columns: int) -> list:
+    """The bit columns (``range``s, in order) that each copy of the address register of a ROM in
+    logic, ``columns`` bits wide, serves: one copy up to :data:`ROM_COPY_COLUMNS` columns (a
+    narrow unit's ROMs), else as many as keep each at most that many, of equal width."""
+    copies = -(-columns // ROM_COPY_COLUMNS)
+    bounds = [c * columns // copies for c in range(copies + 1)]
+    return [range(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+# Lanes (PE x SIMD) that one copy of a unit's input beat feeds (finngen.hw.mvtu). Every PE reads
+# every bit of the beat, so one beat register reaches across the whole unit: at conv1 of
+# CNV-W1A1 at --fps 9000 (PE 32 x SIMD 96) the route from a beat bit to a far PE's popcount
+# took 4.7 ns of a 6.7 ns cycle; its conv2 (PE 8 x SIMD 144) with one beat register reached its
+# first tree rank in 6.93 ns, while PE 64 x SIMD 16 met 150 MHz with one.
+BEAT_COPY_LANES = 1024
+
+
+def beat_copies(layer: ir.MatrixLayer, pe: int, simd: int) -> list:
+    """The PE lanes (``range``s) that each copy of the unit's input beat serves: none for a unit
+    of at most :data:`BEAT_COPY_LANES` lanes (it reads its one beat register), else as many
+    copies as keep each at most that many, in a register rank of its own (a stage of latency,
+    which registers the weights again beside them)."""
+    copies = min(pe, -(-pe * simd // BEAT_COPY_LANES))
+    if copies == 1:
+        return []
+    bounds = [c * pe // copies for c in range(copies + 1)]
+    return [range(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+def wide_stages(layer: ir.MatrixLayer, pe: int, simd: int) -> int:
+    """Stages a unit that has :func:`beat_copies` adds (0 for a narrower one): the copies' rank,
+    and a register of each PE's tree sum before its accumulator, so that the accumulator's adder
+    has its cycle alone (with the copies in place, nextpnr put one PE's last tree adder 2.7 ns of
+    routing away from its accumulator's adder in conv1 of CNV-W1A1, 7.95 ns in all)."""
+    return 2 if beat_copies(layer, pe, simd) else 0
+
+
 def weight_slices(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None = None) -> int:
     """How many depth slices of :data:`~finngen.compile.resources.SLICE_DEPTH` words the unit
     reads its weight memory in: one unless it sits in block RAM and is deeper than one column of
@@ -203,7 +249,7 @@ class MatrixUnit(Stage):
                 "mvtu_control": 1}
 
     def fixed_resources(self) -> Resources:
-        from ...hw.arith import tree_register_bits
+        from ...hw.arith import tree_levels, tree_register_bits
         from ...hw.fifo import BUFFERED_LATENCY
         from ...hw.mvtu import MVTU
         from .fifo import Fifo
@@ -227,6 +273,12 @@ class MatrixUnit(Stage):
         beats = beat_stages(layer, pe, simd, self.fold.weights)
         replay = replay_registered(layer, pe, simd)
         lag = beats - weight_stages(layer, pe, simd, self.fold.weights)
+        # a wide unit's rank of input beat copies, each with its load flag, and the weights again,
+        # then the trees' sums registered (and a padded bipolar layer's valid-tap count)
+        copies = beat_copies(layer, pe, simd)
+        sum_bits = term_bits + tree_levels(simd)
+        fanout = Resources(ff=len(copies) * (beat + 1) + pe * simd
+                           + (pe + (layer.has_padding and bipolar)) * sum_bits) if copies else Resources()
         stages = MVTU.latency_of(layer, pe, simd, self.fold.weights) - BUFFERED_LATENCY
         out_depth = MVTU.out_depth_of(layer, pe, simd, self.fold.weights)
         # the fold travels as far as its last reader: the replay buffer's mux in stage 1 (2 when
@@ -239,7 +291,7 @@ class MatrixUnit(Stage):
             shared += Resources(ff=tree_register_bits(simd, 1) + 2 * layer.acc_bits)
         if nf > 1:      # the replay buffer and the copy of its write address
             shared += memory(sf, beat) + Resources(ff=range_bits(sf))
-        return roms + pe * per_pe + shared + Fifo(pe * layer.out_type.bits, out_depth).resources()
+        return roms + pe * per_pe + shared + fanout + Fifo(pe * layer.out_type.bits, out_depth).resources()
 
     def _roms(self) -> tuple:
         """The weight and (hidden layers) threshold memories where :func:`memory_styles` puts
@@ -250,7 +302,8 @@ class MatrixUnit(Stage):
         merge, with their registers, which matters for shallow threshold ROMs: a column of d
         words is one of 2**d functions, so n random columns give about 2**d (1 - (1 - 2**-d)**n).
         A threshold memory in logic is one ROM per copy (:func:`threshold_copies`), columns
-        merging within a copy, and several copies have a fold counter each."""
+        merging within a copy, and several copies have a fold counter each. A wide ROM in logic has a
+        copy of its address register per :func:`rom_copies` slice, columns merging within a slice."""
         layer, pe, simd = self.layer, self.fold.pe, self.fold.simd
         weights, thresholds = memory_shapes(layer, pe, simd)
         weight_style, threshold_style = self.memory_styles
@@ -276,11 +329,14 @@ class MatrixUnit(Stage):
             if style == "block":
                 rest += Resources(bram36=bram36(depth, columns), ff=columns)
                 continue
+            copies = rom_copies(columns)
             if depth < 16:
                 functions = 2 ** depth
-                columns = functions * (1 - (1 - 1 / functions) ** columns)
+                columns = sum(functions * (1 - (1 - 1 / functions) ** len(c)) for c in copies)
+            # (each of several address copies loads a bit at an XOR of its own, a few LUTs that
+            # the fitted rom_logic term takes in)
             luts += columns * rom_luts_per_bit(depth)
-            rest += Resources(ff=range_bits(depth) + columns)
+            rest += Resources(ff=len(copies) * range_bits(depth) + columns)
         return luts, rest
 
     def component(self):
