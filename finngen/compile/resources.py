@@ -73,11 +73,11 @@ class Resources:
 LUT = {
     # MVTU, per PE
     "xnor_popcount": 2.09,   # per SIMD lane, bipolar input: XNOR with the weight, popcount tree
-    "int_mac": 2.4,         # per SIMD lane and input bit, integer input: +-x, adder tree
-    "accumulate": 0.6,      # per accumulator bit: accumulator adder, 2c - n, threshold compare
-    "rom_logic": 1.09,        # per LUT of the weight/threshold ROMs in logic (rom_luts_per_bit)
+    "int_mac": 2.39,        # per SIMD lane and input bit, integer input: +-x, adder tree
+    "accumulate": 0.61,     # per accumulator bit: accumulator adder, 2c - n, threshold compare
+    "rom_logic": 1.1,       # per LUT of the weight/threshold ROMs in logic (rom_luts_per_bit)
     # MVTU, once: fold counters, pipeline flags, the replay mux, valid-tap count, handshakes
-    "mvtu_control": 25.91,
+    "mvtu_control": 25.46,
     # sliding window unit, per line-buffer address bit: its dozen counters and pointer adders
     # are about that wide
     "swu_address": 20.16,
