@@ -34,13 +34,14 @@ class Fifo:
 
     @property
     def registered(self) -> bool:
-        """Whether its reads pass a register of flip-flops behind the storage: when the storage
+        """Whether its reads pass registers of flip-flops behind the storage: when the storage
         may be block RAM on either family (:func:`~finngen.compile.resources.block_ram_read`:
-        ECP5 puts a 64 x 32 FIFO in a DP16KD, whose read then set LFC's clock). A block RAM read (without the block's own output register, which
-        yosys does not use here) is slow to leave the block, and the weights fill the block RAM
-        columns, so the FIFO's block can land far from its consumer; the register keeps that
-        route inside one cycle of its own. A FIFO in LUT RAM or flip-flops already reads into a
-        register, so it does not pay."""
+        ECP5 puts a 64 x 32 FIFO in a DP16KD, whose read then set LFC's clock). A block RAM read
+        (without the block's own output register, which yosys does not use here) is slow to
+        leave the block, and the weights fill the block RAM columns, so the FIFO's block can land
+        far from its consumer; the registers (:data:`READ_REGISTERS`) give that route cycles of
+        its own. A FIFO in LUT RAM or flip-flops already reads into a register, so it does not
+        pay."""
         return self.depth > 2 and block_ram_read(self.depth - 1, self.width)
 
     def lut_terms(self) -> dict:
