@@ -61,7 +61,7 @@ demo: venv
 	  "&& cmp build/demo/scores_golden.npy build/demo/scores_board.npy"
 
 test: venv models
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 clean:
 	rm -rf build .pytest_cache
