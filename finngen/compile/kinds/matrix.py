@@ -136,11 +136,12 @@ def weight_stages(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None
 
 def replay_registered(layer: ir.MatrixLayer, pe: int, simd: int) -> bool:
     """Whether the unit registers its replay buffer's read (one pixel's input beats, kept for
-    the neuron folds after the first) before the mux that picks the beat: when the buffer may sit in
-    block RAM (:func:`~finngen.compile.resources.block_ram_read`). A block's read data leaves it late (5.8 ns on an ECP5 DP16KD without its output
-    register, which yosys does not use) and the weights fill the block RAM columns, so the block
-    can land far from the mux: LFC's last layer (PE 1, SIMD 1, 1,024 one-bit beats) put that
-    read, its route and the mux into 11 ns. A buffer in LUT RAM reads into a register already."""
+    the neuron folds after the first) before the mux that picks the beat: when the buffer may sit
+    in block RAM (:func:`~finngen.compile.resources.block_ram_read`). A block's read data leaves
+    it late (5.8 ns on an ECP5 DP16KD without its output register, which yosys does not use) and
+    the weights fill the block RAM columns, so the block can land far from the mux: LFC's last
+    layer (PE 1, SIMD 1, 1,024 one-bit beats) put that read, its route and the mux into 11 ns. A
+    buffer in LUT RAM reads into a register already."""
     nf, sf = layer.out_channels // pe, layer.fan_in // simd
     return nf > 1 and block_ram_read(sf, beat_bits(layer.in_type, simd, layer.has_padding))
 
