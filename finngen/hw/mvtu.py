@@ -45,7 +45,7 @@ from amaranth.utils import exact_log2
 from .. import ir
 from ..compile.kinds.matrix import (JOIN, THRESHOLD_LEAD, beat_copies, beat_stages, cycles_per_pixel,
                                    join_groups, memory_styles, replay_registered, rom_copies, threshold_copies,
-                                   weight_slices, weight_stages, wide_stages)
+                                   weight_lag, weight_slices, wide_stages)
 from ..compile.resources import ROM_PLACES, SLICE_DEPTH
 from .arith import pipelined_tree_sum, tree_levels, tree_registers
 from .fifo import BUFFERED_LATENCY, StreamFIFO
@@ -224,7 +224,7 @@ class MVTU(wiring.Component):
         slices = weight_slices(layer, pe, simd, self.weights)
         last = beat_stages(layer, pe, simd, self.weights)
         # the weights are read as late as the beat needs them (beat_stages says why)
-        for lag in range(last - weight_stages(layer, pe, simd, self.weights)):
+        for lag in range(weight_lag(layer, pe, simd, self.weights)):
             waddr = _registered(m, waddr, f"waddr{lag + 1}")
         if slices > 1:
             weights1 = _sliced_rom(m, "weights", unsigned(pe * simd), self.weight_words(), slices, waddr)

@@ -155,6 +155,12 @@ def beat_stages(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None =
     return max(weight_stages(layer, pe, simd, weights), 2 + replay_registered(layer, pe, simd))
 
 
+def weight_lag(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None = None) -> int:
+    """Cycles the weight memory is read after the fold counters pick its address, each a copy
+    of the address: what :func:`beat_stages` adds to :func:`weight_stages`."""
+    return beat_stages(layer, pe, simd, weights) - weight_stages(layer, pe, simd, weights)
+
+
 @dataclass(frozen=True)
 class MatrixUnit(Stage):
     """A :class:`finngen.hw.mvtu.MVTU` for ``layer`` at ``fold``."""
@@ -273,7 +279,7 @@ class MatrixUnit(Stage):
         # valid-tap count, and the output FIFO with its free count
         beats = beat_stages(layer, pe, simd, self.fold.weights)
         replay = replay_registered(layer, pe, simd)
-        lag = beats - weight_stages(layer, pe, simd, self.fold.weights)
+        lag = weight_lag(layer, pe, simd, self.fold.weights)
         # a wide unit's rank of input beat copies, each with its load flag, and the weights again,
         # then the trees' sums registered (and a padded bipolar layer's valid-tap count)
         copies = beat_copies(layer, pe, simd)
