@@ -52,6 +52,8 @@ CONFIGS = {
     "k3-pad1-c64-simd288": ((3, 3, 64), {"kernel": 3, "pad": 1}, 288),
     "k2-stride2-simd4": ((4, 6, 1), {"kernel": 2, "stride": 2}, 4),
     "k4-pad1-simd16": ((6, 7, 2), {"kernel": 4, "pad": 1}, 16),     # 2 of 4 kernel rows a read
+    # a line buffer that may be block RAM (64 x 32 bits): its read registered before the muxes
+    "k3-pad1-c32-simd32": ((6, 16, 32), {"kernel": 3, "pad": 1}, 32),
 }
 
 
@@ -87,7 +89,7 @@ def test_swu_random_configs(seed):
 
 @pytest.mark.parametrize("key", ["k3-pad1", "k3-nopad", "k3-stride2-pad1", "k3-stride2-drop",
                                  "k5-pad2", "k3-1row", "k3-pad3", "k3-pad1-c64-simd48",
-                                 "k5-pad2-c1-simd25", "k3-pad1-c64-simd288"])
+                                 "k5-pad2-c1-simd25", "k3-pad1-c64-simd288", "k3-pad1-c32-simd32"])
 def test_swu_one_read_per_cycle(key):
     """Without back-pressure, once the first window is in, the reader reads a chunk every
     cycle, across frame boundaries too (the next frame's first rows arrive during the last
@@ -129,6 +131,15 @@ def test_swu_reads(key, reads):
     layer, simd = _layer(key)
     r = SlidingWindow(layer, simd).reads
     assert (r.chunk, r.rows, r.gather, r.word, r.banks) == reads
+
+
+def test_swu_registers_a_block_ram_read():
+    """Only a line buffer that either family may put in block RAM pays the register stage."""
+    registered = {key for key in CONFIGS if kinds.window.read_registered(*_layer(key))}
+    assert registered == {"k3-pad1-c32-simd32"}
+    layer, simd = _layer("k3-pad1-c32-simd32")
+    assert kinds.window.line_buffer(layer, simd) == (64, 32)
+    assert SlidingWindow(layer, simd).latency == SlidingWindow.latency_of(1, False) + 1
 
 
 @pytest.mark.rtl

@@ -151,7 +151,9 @@ def test_pool_latency(kernel, lanes):
     ((5, 6, 4), {"kernel": 3, "pad": 1}, 2), ((5, 6, 4), {"kernel": 3}, 4),
     ((6, 6, 2), {"kernel": 2, "stride": 2}, 1),
     # SIMD spanning taps: three reads of 3 banks gathered per beat; a whole window per read
-    ((5, 6, 4), {"kernel": 3, "pad": 1}, 18), ((6, 5, 1), {"kernel": 5, "pad": 2}, 25)])
+    ((5, 6, 4), {"kernel": 3, "pad": 1}, 18), ((6, 5, 1), {"kernel": 5, "pad": 2}, 25),
+    # a line buffer that may be block RAM: its read registered
+    ((6, 16, 32), {"kernel": 3, "pad": 1}, 32)])
 def test_swu_latency(shape, options, simd):
     layer = matrix_layer(0, shape, 2, name="swu", **options)
     case = swu_case(layer, simd, frames=1)

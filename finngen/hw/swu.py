@@ -28,7 +28,7 @@ while a reader walks the windows:
 ``ahead`` counts how many frames the writer is ahead of the reader (-1: the reader has finished a
 frame whose unused bottom rows are still arriving; 2: the writer has finished the next frame).
 """
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -81,16 +81,17 @@ class SlidingWindow(wiring.Component):
         })
 
     @staticmethod
-    def latency_of(gather: int) -> int:
+    def latency_of(gather: int, registered: bool) -> int:
         """Cycles from the input beat that completes a window (the last of its bottom-right
         pixel), when the reader waits for it, to the window's first beat valid on ``o``: the
-        writer's position register, the read, its data, the further ``gather - 1`` reads of the
-        beat and the output register."""
-        return 2 + gather
+        writer's position register, the read, its data (and their register, for a line buffer
+        that may be block RAM: :func:`~finngen.compile.kinds.window.read_registered`), the
+        further ``gather - 1`` reads of the beat and the output register."""
+        return 2 + gather + registered
 
     @property
     def latency(self) -> int:
-        return self.latency_of(self.reads.gather)
+        return self.latency_of(self.reads.gather, window.read_registered(self.layer, self.simd))
 
     def elaborate(self, platform):
         m = Module()
@@ -104,13 +105,13 @@ class SlidingWindow(wiring.Component):
         R = self.rows
         RB = window.row_banks(layer, self.simd)        # 1, or R: each ring row in banks of its own
         row_q = window.row_words(layer, self.simd) // T     # a row's addresses in each bank
-        depth = R // RB * row_q
+        depth, width = window.line_buffer(layer, self.simd)
         row_words = W * CF                                  # a row's words holding pixels
 
         memories = [[] for _ in range(RB)]      # [row bank][bank]: (write port, read port)
         for r in range(RB):
             for b in range(T):
-                m.submodules[f"lines{r}_{b}"] = bank = memory.Memory(shape=len(self.i.payload), depth=depth, init=[])
+                m.submodules[f"lines{r}_{b}"] = bank = memory.Memory(shape=width, depth=depth, init=[])
                 memories[r].append((bank.write_port(), bank.read_port()))
 
         def ring(name, row):
@@ -213,9 +214,11 @@ class SlidingWindow(wiring.Component):
 
         available = (ahead > 0) | ((ahead == 0) & ((wy > last_y) | ((wy == last_y) & (wx > last_x))))
 
-        # Pipeline: stage 0 issues the (synchronous) reads, stage 1 has their data, stage 2 is the
-        # output register (the read data go nowhere else), where a beat's reads gather. One
-        # stall signal for all, so the read ports hold their data while the output waits.
+        # Pipeline: stage 0 issues the (synchronous) reads, stage 1 has their data (a line buffer
+        # that may be block RAM registers them again, kinds.window.read_registered says why), then
+        # the output register (the read data go nowhere else), where a beat's reads gather. One
+        # stall signal for all, so the read ports and registers hold their data while the output
+        # waits.
         advance = Signal()
         read = Signal()
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), read.eq(advance & available)]
@@ -225,31 +228,42 @@ class SlidingWindow(wiring.Component):
         # a word is a tap of the image if its row is and its column lies within the row
         taps = Cat(~((top + ky + n < 0) | (top + ky + n >= H)) & (col >= -i) & (col < row_words - i)
                    for n in range(N) for i in range(T))
-        valid1, last1 = Signal(), Signal()
-        taps1, phase1, bank1 = Signal(N * T), Signal(range(T)), Signal(range(RB))
+
+        def stage(values, n, reset_less=False):
+            """``values`` in the registers of stage ``n``, which load when the pipeline advances."""
+            held = {key: Signal(Value.cast(v).shape(), name=f"{key}{n}", reset_less=reset_less)
+                    for key, v in values.items()}
+            with m.If(advance):
+                m.d.sync += [held[key].eq(v) for key, v in values.items()]
+            return held
+
+        flags = stage({"valid": read, "last": gathered == G - 1, "taps": taps, "phase": phase,
+                       "bank": read_row[0]}, 1)
+        read_data = {f"lines{r}_{b}_data": rd.data for r, banks in enumerate(memories)
+                     for b, (_, rd) in enumerate(banks)}
+        if window.read_registered(layer, self.simd):
+            flags, read_data = stage(flags, 2), stage(read_data, 2, reset_less=True)
         with m.If(advance):
-            m.d.sync += [valid1.eq(read), last1.eq(gathered == G - 1), taps1.eq(taps), phase1.eq(phase),
-                         bank1.eq(read_row[0]), self.o.valid.eq(valid1 & last1)]
+            m.d.sync += self.o.valid.eq(flags["valid"] & flags["last"])
         # row n of the read comes from row bank (bank + n) mod RB, its word i from bank (phase + i) mod T
-        width = len(self.i.payload)
         in_order = [[Signal(width) for _ in range(T)] for _ in range(RB)]    # [row of the read][bank]
-        with m.Switch(bank1):
+        with m.Switch(flags["bank"]):
             for first in range(RB):
                 with m.Case(first):
-                    m.d.comb += [in_order[n][b].eq(memories[(first + n) % RB][b][1].data)
+                    m.d.comb += [in_order[n][b].eq(read_data[f"lines{(first + n) % RB}_{b}_data"])
                                  for n in range(RB) for b in range(T)]
         words = [Signal(width) for _ in range(N * T)]
-        with m.Switch(phase1):
+        with m.Switch(flags["phase"]):
             for first in range(T):
                 with m.Case(first):
                     m.d.comb += [words[n * T + i].eq(in_order[n][(first + i) % T])
                                  for n in range(N) for i in range(T)]
-        with m.If(advance & valid1):
+        with m.If(advance & flags["valid"]):
             if layer.has_padding:
                 # a beat's earlier reads move down as the next arrives above them
                 data, mask = self.o.payload.data, self.o.payload.mask
-                chunk = Cat(Mux(taps1[i], word, 0) for i, word in enumerate(words))
-                chunk_mask = Cat(taps1[i].replicate(reads.word) for i in range(N * T))
+                chunk = Cat(Mux(flags["taps"][i], word, 0) for i, word in enumerate(words))
+                chunk_mask = Cat(flags["taps"][i].replicate(reads.word) for i in range(N * T))
                 m.d.sync += [data.eq(Cat(data[len(chunk):], chunk)),
                              mask.eq(Cat(mask[len(chunk_mask):], chunk_mask))]
             else:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ... import ir
-from ..resources import Resources, memory, range_bits
+from ..resources import Resources, block_ram_read, memory, range_bits
 from .base import LaneStage
 
 
@@ -72,6 +72,26 @@ def row_words(layer: ir.MatrixLayer, simd: int) -> int:
     return -(-words // r.banks) * r.banks
 
 
+def line_buffer(layer: ir.MatrixLayer, simd: int) -> tuple:
+    """(depth, width) of each memory of the line buffer (finngen.hw.swu): :func:`rows` rows of
+    :func:`row_words` words, shared out word by word over the banks (and row by row over the
+    :func:`row_banks`)."""
+    r = reads(layer, simd)
+    return (rows(layer) * row_words(layer, simd) // (r.banks * row_banks(layer, simd)),
+            r.word * layer.in_type.bits)
+
+
+def read_registered(layer: ir.MatrixLayer, simd: int) -> bool:
+    """Whether the window registers its line buffer's read data before the muxes that put the
+    words in order: when the memories may be block RAM
+    (:func:`~finngen.compile.resources.block_ram_read`). A block's read data leaves it late (5.6
+    ns on an ECP5 DP16KD without its output register, which yosys does not use) and the weights
+    fill the block RAM columns, so the block can land far from the muxes: in CNV-W1A1 at --fps
+    3000 the route from the third window's line buffer through two levels of its read muxes
+    took 12.3 ns. A line buffer in LUT RAM reads into a register already."""
+    return block_ram_read(*line_buffer(layer, simd))
+
+
 def beat_bits(dtype: ir.DataType, count: int, masked: bool) -> int:
     """The width of a matrix unit's input beat: ``count`` elements, plus a mask bit per element
     when the layer pads (finngen.hw.packing.window_shape lays them out)."""
@@ -127,7 +147,7 @@ class SlidingWindow(LaneStage):
     @property
     def latency(self) -> int:
         from ...hw.swu import SlidingWindow as Component
-        return Component.latency_of(self.reads.gather)
+        return Component.latency_of(self.reads.gather, read_registered(self.layer, self.lanes))
 
     @property
     def payload_bits(self) -> int:
@@ -145,11 +165,8 @@ class SlidingWindow(LaneStage):
 
     @property
     def line_buffer(self) -> tuple:
-        """(depth, width) of each of the line buffer's :attr:`memories`: :func:`rows` rows of
-        :func:`row_words` words, shared out word by word (and row by row)."""
-        r = self.reads
-        return (rows(self.layer) * row_words(self.layer, self.lanes) // self.memories,
-                r.word * self.layer.in_type.bits)
+        """(depth, width) of each of the line buffer's :attr:`memories`: :func:`line_buffer`."""
+        return line_buffer(self.layer, self.lanes)
 
     def lut_terms(self) -> dict:
         """Its dozen counters and pointer adders are about as wide as a line-buffer address."""
@@ -184,6 +201,10 @@ class SlidingWindow(LaneStage):
         # the output register, where the reads of a beat gather (a word's mask bits are one)
         counters += 2 * range_bits(r.gather) + self.lanes * layer.in_type.bits
         counters += self.lanes // r.word if layer.has_padding else 0
+        if read_registered(layer, self.lanes):
+            # every memory's read data again, and the read's flags: valid, last, taps, phase, row bank
+            counters += self.memories * width + 2 + r.rows * r.banks + range_bits(r.banks) + range_bits(
+                row_banks(layer, self.lanes))
         return memory(depth, width) * self.memories + Resources(lut=luts, ff=counters)
 
     def component(self):
