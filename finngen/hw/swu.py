@@ -150,15 +150,6 @@ class SlidingWindow(wiring.Component):
         phase = Signal(range(T), init=start % T)      # the same for every chunk of a window
         ahead = Signal(signed(3))
 
-        def following(register):
-            """The value ``register`` takes at the next clock edge: a signal the logic below sets
-            (it holds ``register`` unless set), so the write permission can be computed a cycle
-            ahead from it."""
-            value = Signal.like(register, name=f"{register.name}_next")
-            m.d.comb += value.eq(register)
-            m.d.sync += register.eq(value)
-            return value
-
         # -- writer position --
         wy, wx = Signal(range(H)), Signal(range(W))
         wcf = Signal(range(CF))
@@ -167,22 +158,12 @@ class SlidingWindow(wiring.Component):
         waddr = Signal(range(depth))            # the word's address in its bank
 
         # The writer may write row wy (of frame reader + ahead) if it is fewer than R rows past
-        # the first row the reader still needs. That permission is a register, computed from
-        # the positions' next values: from the positions themselves, its adders and compares
-        # reached the input FIFO's output register through `ready` (CNV-W1A1's third window at
-        # --fps 3000: 10.75 ns, the accelerator's worst path).
-        def may_write(wy, ahead, top):
-            # (a window below the image, with a pad of k or more, needs none: the next is the
-            # next frame's row 0)
-            first_needed = Mux(top < 0, 0, Mux(top > H, H, top))
-            writer_row = wy + Mux(ahead == 1, H, 0) - Mux(ahead == -1, H, 0)
-            return (ahead != 2) & (writer_row < first_needed + R)
-
-        wy_next, ahead_next, top_next = following(wy), following(ahead), following(top)
-        ready = Signal(init=1)      # the positions start with the ring empty
-        m.d.sync += ready.eq(may_write(wy_next, ahead_next, top_next))
-        m.d.comb += self.i.ready.eq(ready)
-        write = self.i.valid & ready
+        # the first row the reader still needs.
+        # (a window below the image, with a pad of k or more, needs none: the next is the next frame's row 0)
+        first_needed = Mux(top < 0, 0, Mux(top > H, H, top))
+        writer_row = wy + Mux(ahead == 1, H, 0) - Mux(ahead == -1, H, 0)
+        m.d.comb += self.i.ready.eq((ahead != 2) & (writer_row < first_needed + R))
+        write = self.i.valid & self.i.ready
         for r, banks in enumerate(memories):
             for b, (wr, _) in enumerate(banks):
                 m.d.comb += [wr.addr.eq(waddr), wr.data.eq(self.i.payload),
@@ -200,8 +181,7 @@ class SlidingWindow(wiring.Component):
             with m.If(wcf == CF - 1):
                 m.d.sync += wcf.eq(0)
                 with m.If(wx == W - 1):
-                    m.d.sync += wx.eq(0)
-                    m.d.comb += wy_next.eq(Mux(wy == H - 1, 0, wy + 1))
+                    m.d.sync += [wx.eq(0), wy.eq(Mux(wy == H - 1, 0, wy + 1))]
                 with m.Else():
                     m.d.sync += wx.eq(wx + 1)
             with m.Else():
@@ -214,9 +194,9 @@ class SlidingWindow(wiring.Component):
         last_y = Signal(range(H), init=max(0, min(k - 1 - p, H - 1)))
         last_x = Signal(range(W), init=max(0, min(k - 1 - pw, W - 1)))
 
-        def corner(value, last, size):
+        def corner(position, value, last, size):
             end = value + (k - 1)
-            return last.eq(Mux(end > size - 1, size - 1, Mux(end < 0, 0, end)))
+            return [position.eq(value), last.eq(Mux(end > size - 1, size - 1, Mux(end < 0, 0, end)))]
 
         def first_window():
             """The column registers of a row's first window (constants)."""
@@ -299,26 +279,24 @@ class SlidingWindow(wiring.Component):
                 with m.If(ky == k - N):
                     m.d.sync += [ky.eq(0)] + assign(read_row, top_row)
                     with m.If(ox == OW - 1):
-                        m.d.sync += [ox.eq(0), left.eq(-pw), corner(-pw, last_x, W)] + first_window()
+                        m.d.sync += [ox.eq(0)] + first_window() + corner(left, -pw, last_x, W)
                         with m.If(oy == OH - 1):
                             # next frame: its row 0 follows this frame's last row in the ring
                             next_frame = step(frame_row, H)
                             next_top = step(next_frame, -p)
-                            m.d.sync += ([oy.eq(0), corner(-p, last_y, H)] + assign(frame_row, next_frame)
-                                         + assign(top_row, next_top) + assign(read_row, next_top))
-                            m.d.comb += top_next.eq(-p)
+                            m.d.sync += ([oy.eq(0)] + assign(frame_row, next_frame) + assign(top_row, next_top)
+                                         + assign(read_row, next_top) + corner(top, -p, last_y, H))
                             m.d.comb += reader_done.eq(1)
                         with m.Else():
                             next_top = step(top_row, s)
-                            m.d.sync += ([oy.eq(oy + 1), corner(top + s, last_y, H)] + assign(top_row, next_top)
-                                         + assign(read_row, next_top))
-                            m.d.comb += top_next.eq(top + s)
+                            m.d.sync += ([oy.eq(oy + 1)] + assign(top_row, next_top) + assign(read_row, next_top)
+                                         + corner(top, top + s, last_y, H))
                     with m.Else():
-                        m.d.sync += [ox.eq(ox + 1), left.eq(left + s), corner(left + s, last_x, W)] + next_window()
+                        m.d.sync += [ox.eq(ox + 1)] + next_window() + corner(left, left + s, last_x, W)
                 with m.Else():
                     m.d.sync += [ky.eq(ky + N), col.eq(left_col), col_q.eq(left_q)] + assign(read_row, step(read_row, N))
             with m.Else():
                 m.d.sync += j.eq(j + 1)
 
-        m.d.comb += ahead_next.eq(ahead + writer_done - reader_done)
+        m.d.sync += ahead.eq(ahead + writer_done - reader_done)
         return m
