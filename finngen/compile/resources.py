@@ -80,7 +80,7 @@ LUT = {
     "mvtu_control": 25.46,
     # sliding window unit, per line-buffer address bit: its dozen counters and pointer adders
     # are about that wide
-    "swu_address": 19.4,
+    "swu_address": 21.75,
     # max pool: per lane and element bit (compare and select; bipolar: an OR), and once
     "pool_lane": 1.73,
     "pool_control": 13.53,

@@ -198,6 +198,8 @@ class SlidingWindow(LaneStage):
             read_bits = r.rows * r.chunk * layer.in_type.bits
             luts += read_bits * math.ceil((rows(layer) - 1) / 3) + (r.rows - 1) * r.banks * col
             counters += range_bits(rows(layer)) * 5 + (r.rows - 1) * r.banks
+        # the two sides of the write permission's compare, registers: the writer's row and the limit
+        counters += (2 * shape.height).bit_length() + 1 + range_bits(shape.height + rows(layer) + 1)
         # the output register, where the reads of a beat gather (a word's mask bits are one)
         counters += 2 * range_bits(r.gather) + self.lanes * layer.in_type.bits
         counters += self.lanes // r.word if layer.has_padding else 0
