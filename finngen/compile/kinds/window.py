@@ -72,13 +72,17 @@ def row_words(layer: ir.MatrixLayer, simd: int) -> int:
     return -(-words // r.banks) * r.banks
 
 
+def memories(layer: ir.MatrixLayer, simd: int) -> int:
+    """The line buffer's memories: :attr:`Reads.banks` for each set of :func:`row_banks`."""
+    return reads(layer, simd).banks * row_banks(layer, simd)
+
+
 def line_buffer(layer: ir.MatrixLayer, simd: int) -> tuple:
-    """(depth, width) of each memory of the line buffer (finngen.hw.swu): :func:`rows` rows of
-    :func:`row_words` words, shared out word by word over the banks (and row by row over the
-    :func:`row_banks`)."""
-    r = reads(layer, simd)
-    return (rows(layer) * row_words(layer, simd) // (r.banks * row_banks(layer, simd)),
-            r.word * layer.in_type.bits)
+    """(depth, width) of each of the line buffer's :func:`memories` (finngen.hw.swu): :func:`rows`
+    rows of :func:`row_words` words, shared out word by word over the banks (and row by row over
+    the :func:`row_banks`)."""
+    return (rows(layer) * row_words(layer, simd) // memories(layer, simd),
+            reads(layer, simd).word * layer.in_type.bits)
 
 
 def read_registered(layer: ir.MatrixLayer, simd: int) -> bool:
@@ -160,12 +164,12 @@ class SlidingWindow(LaneStage):
 
     @property
     def memories(self) -> int:
-        """The line buffer's memories: :attr:`Reads.banks` for each set of :func:`row_banks`."""
-        return self.reads.banks * row_banks(self.layer, self.lanes)
+        """The line buffer's memories: :func:`memories`."""
+        return memories(self.layer, self.lanes)
 
     @property
     def line_buffer(self) -> tuple:
-        """(depth, width) of each of the line buffer's :attr:`memories`: :func:`line_buffer`."""
+        """(depth, width) of each of the line buffer's memories: :func:`line_buffer`."""
         return line_buffer(self.layer, self.lanes)
 
     def lut_terms(self) -> dict:
