@@ -211,6 +211,10 @@ class MatrixUnit(Stage):
         return memory_styles(self.layer, self.fold.pe, self.fold.simd, self.fold.weights)
 
     @property
+    def weight_slices(self) -> int:
+        return weight_slices(self.layer, self.fold.pe, self.fold.simd, self.fold.weights)
+
+    @property
     def neuron_folds(self) -> int:
         return self.layer.out_channels // self.fold.pe
 
@@ -316,7 +320,7 @@ class MatrixUnit(Stage):
         layer, pe, simd = self.layer, self.fold.pe, self.fold.simd
         weights, thresholds = memory_shapes(layer, pe, simd)
         weight_style, threshold_style = self.memory_styles
-        roms = [(weights, weight_style, weight_slices(layer, pe, simd, self.fold.weights))]
+        roms = [(weights, weight_style, self.weight_slices)]
         luts, rest = 0, Resources()
         if thresholds is not None:
             depth, width = thresholds
