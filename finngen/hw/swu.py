@@ -297,7 +297,10 @@ class SlidingWindow(wiring.Component):
                         with m.If(oy == OH - 1):
                             # next frame: its row 0 follows this frame's last row in the ring
                             next_frame = step(frame_row, H)
-                            next_top = step(next_frame, -p)
+                            # = step(next_frame, -p), from the register: the two steps chained
+                            # put four carry chains between frame_row and top_row (CNV-W1A1's
+                            # fifth window at --fps 3000, its worst path: 10.77 ns)
+                            next_top = step(frame_row, H - p)
                             m.d.sync += ([oy.eq(0)] + assign(frame_row, next_frame) + assign(top_row, next_top)
                                          + assign(read_row, next_top) + top_to(-p))
                             m.d.comb += reader_done.eq(1)
