@@ -81,7 +81,7 @@ LUT = {
     "mvtu_control": 26.43,
     # sliding window unit, per line-buffer address bit: its dozen counters and pointer adders
     # are about that wide
-    "swu_address": 21.5,
+    "swu_address": 24.12,
     # max pool: per lane and element bit (compare and select; bipolar: an OR), and once
     "pool_lane": 1.73,
     "pool_control": 13.53,

@@ -142,12 +142,20 @@ class SlidingWindow(wiring.Component):
         top_row = ring("top", -p)              # ... row `top`
         read_row = ring("read", -p)            # ... row top + ky
         col_shape = signed(len(Const(row_words + (pw + s) * CF)) + 1)
-        # the window's first word column (left * CF), and the chunk's (left * CF + j * T), each
-        # also as floor quotient and phase by T, kept incrementally (no divider in hardware)
+        # the window's first word column (left * CF), and the chunk's (left * CF + j * T), the
+        # first also as floor quotient and phase by T, kept incrementally (no divider in hardware)
         start = -pw * CF
+        q0, r0 = divmod(start, T)
         left_col, col = Signal(col_shape, init=start), Signal(col_shape, init=start)
-        left_q, col_q = Signal(col_shape, init=start // T), Signal(col_shape, init=start // T)
-        phase = Signal(range(T), init=start % T)      # the same for every chunk of a window
+        left_q = Signal(col_shape, init=q0)
+        phase = Signal(range(T), init=r0)      # the same for every chunk of a window
+        # The chunk's address in bank 0 (the read row's base plus the chunk column's quotient, at
+        # the address's width: a padding column's address is any, its word masked), kept with
+        # the positions it follows: added in the cycle of the read, that sum went through a LUT
+        # RAM and its depth muxes into the read register (CNV-W1A1's fifth window at --fps 3000,
+        # 10.21 ns, the accelerator's worst path). Bank b reads the next word if b < phase.
+        bits = len(Const(depth - 1))
+        raddr = Signal(bits, init=(read_row[1].init + q0) % (1 << bits))
         ahead = Signal(signed(3))
 
         # -- writer position --
@@ -214,17 +222,20 @@ class SlidingWindow(wiring.Component):
 
         def first_window():
             """The column registers of a row's first window (constants)."""
-            q, r = divmod(start, T)
-            return [left_col.eq(start), col.eq(start), left_q.eq(q), col_q.eq(q), phase.eq(r)]
+            return [left_col.eq(start), col.eq(start), left_q.eq(q0), phase.eq(r0)]
 
         def next_window():
             """The column registers of the window ``s`` pixels on: quotient and phase follow
-            with a carry."""
+            with a carry. Returns them and the window's quotient."""
             q, r = divmod(s * CF, T)
             carry = phase + r >= T
             next_q = left_q + q + carry
             return [left_col.eq(left_col + s * CF), col.eq(left_col + s * CF), left_q.eq(next_q),
-                    col_q.eq(next_q), phase.eq(Mux(carry, phase + r - T, phase + r))]
+                    phase.eq(Mux(carry, phase + r - T, phase + r))], next_q
+
+        def read_from(row, quotient):
+            """The reader on ring row ``row`` at the chunk column of quotient ``quotient``."""
+            return assign(read_row, row) + [raddr.eq(row[1] + quotient)]
 
         available = (ahead > 0) | ((ahead == 0) & ((wy > last_y) | ((wy == last_y) & (wx > last_x))))
 
@@ -238,7 +249,7 @@ class SlidingWindow(wiring.Component):
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), read.eq(advance & available)]
         for banks in memories:
             for b, (_, rd) in enumerate(banks):
-                m.d.comb += [rd.addr.eq(read_row[1] + col_q + (b < phase)), rd.en.eq(advance)]
+                m.d.comb += [rd.addr.eq(raddr + (b < phase)), rd.en.eq(advance)]
         # a word is a tap of the image if its row is and its column lies within the row
         taps = Cat(~((top + ky + n < 0) | (top + ky + n >= H)) & (col >= -i) & (col < row_words - i)
                    for n in range(N) for i in range(T))
@@ -287,11 +298,11 @@ class SlidingWindow(wiring.Component):
         reader_done = Signal()
         with m.If(read):
             m.d.sync += [gathered.eq(Mux(gathered == G - 1, 0, gathered + 1)),
-                         col.eq(col + T), col_q.eq(col_q + 1)]    # a row segment's words are consecutive
+                         col.eq(col + T), raddr.eq(raddr + 1)]    # a row segment's words are consecutive
             with m.If(j == J - 1):
                 m.d.sync += j.eq(0)
                 with m.If(ky == k - N):
-                    m.d.sync += [ky.eq(0)] + assign(read_row, top_row)
+                    m.d.sync += ky.eq(0)
                     with m.If(ox == OW - 1):
                         m.d.sync += [ox.eq(0)] + first_window() + corner(left, -pw, last_x, W)
                         with m.If(oy == OH - 1):
@@ -302,16 +313,18 @@ class SlidingWindow(wiring.Component):
                             # fifth window at --fps 3000, its worst path: 10.77 ns)
                             next_top = step(frame_row, H - p)
                             m.d.sync += ([oy.eq(0)] + assign(frame_row, next_frame) + assign(top_row, next_top)
-                                         + assign(read_row, next_top) + top_to(-p))
+                                         + read_from(next_top, q0) + top_to(-p))
                             m.d.comb += reader_done.eq(1)
                         with m.Else():
                             next_top = step(top_row, s)
-                            m.d.sync += ([oy.eq(oy + 1)] + assign(top_row, next_top) + assign(read_row, next_top)
+                            m.d.sync += ([oy.eq(oy + 1)] + assign(top_row, next_top) + read_from(next_top, q0)
                                          + top_to(top + s))
                     with m.Else():
-                        m.d.sync += [ox.eq(ox + 1)] + next_window() + corner(left, left + s, last_x, W)
+                        columns, next_q = next_window()
+                        m.d.sync += ([ox.eq(ox + 1)] + columns + read_from(top_row, next_q)
+                                     + corner(left, left + s, last_x, W))
                 with m.Else():
-                    m.d.sync += [ky.eq(ky + N), col.eq(left_col), col_q.eq(left_q)] + assign(read_row, step(read_row, N))
+                    m.d.sync += [ky.eq(ky + N), col.eq(left_col)] + read_from(step(read_row, N), left_q)
             with m.Else():
                 m.d.sync += j.eq(j + 1)
 
