@@ -140,36 +140,18 @@ def test_mvtu_rtl_weights_deeper_than_a_block():
     """Verilator: weights in block RAM deeper than one block, 2,400 words of 20 bits read as five
     slices of 512 words side by side (the last part empty), registered, then joined four and
     one ways and two ways, a level a cycle: bit exact under random back-pressure, one output
-    beat every MW/SIMD cycles, and two stages more than an unsliced read, as its stage kind
-    predicts. A last layer: its outputs are the sums, so a word from the wrong slice shows (a
-    threshold could hide it)."""
+    beat every MW/SIMD cycles, and two stages more than the same unit with its weights in
+    logic, as its stage kind predicts. A last layer: its outputs are the sums, so a word from
+    the wrong slice shows (a threshold could hide it)."""
     layer = matrix_layer(11, (1, 1, 40), 1200, name="deep", last=True)
-    assert weight_slices(layer, 1, 20, "block") == 5 and matrix.weight_stages(layer, 1, 20, "block") == 2 + 2
+    assert weight_slices(layer, 1, 20, "block") == 5
     case = mvtu_case(layer, 1, 20, frames=2, seed=3, weights="block")
     mvtu = case.component
-    assert MatrixUnit(layer, Fold(1, 20, "block")).latency == mvtu.latency
+    assert MatrixUnit(layer, Fold(1, 20, "block")).latency == mvtu.latency == \
+        MVTU(layer, 1, 20, weights="logic").latency + 2
     run_case(case, Traffic(seed=13, valid_prob=0.7, ready_prob=0.6), rtl_name="mvtu_deep")
     result = run_case(case, Traffic(), rtl_name="mvtu_deep")
     _check_cycles(result, case, layer, 1, 20, frames=2)
-    assert result.out_cycles[0] - result.in_cycles[mvtu.synapse_folds - 1] == mvtu.latency
-
-
-def test_mvtu_weights_in_logic_deeper_than_a_slice():
-    """Weights in logic deeper than 128 words (1,280 words of 2 bits) are read as 10 slices of
-    128 words side by side, registered, then joined three and one ways, a level a cycle: bit
-    exact under random back-pressure (a last layer: a word from the wrong slice shows in its
-    sums), one beat every MW/SIMD cycles, and the latency the unit and its stage kind predict,
-    two stages more than a read of 128 words."""
-    layer = matrix_layer(12, (1, 1, 32), 80, name="deep_logic", last=True)
-    assert MVTU(layer, 1, 2).memory_styles == ("logic", None)
-    assert weight_slices(layer, 1, 2) == 10 and matrix.weight_stages(layer, 1, 2) == 2 + 2
-    assert weight_slices(matrix_layer(12, (1, 1, 32), 8), 1, 2) == 1      # 128 words
-    case = mvtu_case(layer, 1, 2, frames=2, seed=5)
-    mvtu = case.component
-    assert MatrixUnit(layer, Fold(1, 2)).latency == mvtu.latency
-    run_case(case, Traffic(seed=15, valid_prob=0.7, ready_prob=0.6))
-    result = run_case(case, Traffic())
-    _check_cycles(result, case, layer, 1, 2, frames=2)
     assert result.out_cycles[0] - result.in_cycles[mvtu.synapse_folds - 1] == mvtu.latency
 
 

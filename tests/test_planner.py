@@ -130,24 +130,24 @@ def test_idle_block_ram_takes_weights_while_luts_are_scarcer():
     assert pipeline.estimate(pipeline.stages(net, more))[0].bram36 / 140 > max(share["lut"][1], share["bram36"][1])
 
 
-def test_weights_deeper_than_a_logic_slice_take_block_ram_while_the_board_fits():
+def test_deep_weights_take_block_ram_while_the_board_fits():
     """CNV-W1A1 at 28,800 cycles per frame (--fps 3000's plan before this rule) on the PYNQ-Z1.
-    The rule leaves conv2's weights (192 words, two 128-word slices) and the last layer's (ten
-    slices) in logic, with block RAM already the larger share; both still move to block RAM,
-    as a deep ROM in logic sets the clock. With 52 BRAM36 on the board, the last layer's
+    The rule leaves conv2's weights (192 words) and the last layer's (1,280) in logic, with
+    block RAM already the larger share; both still move to block RAM, as a ROM in logic deeper
+    than planner.LOGIC_ROM_WORDS sets the clock. With 52 BRAM36 on the board, the last layer's
     weights move and conv2's, which would not fit, stay in logic."""
     net = _example("cnv_w1a1")
     deep = ["@cnv_w1a1/BinaryConnectAffine_2", "@cnv_w1a1/BinaryConnectConvolution_2"]
     by_rule = planner._Planner(net, PYNQ).plan(28800)
-    slices = {s.layer.name: s.weight_slices for s in pipeline.stages(net, by_rule) if isinstance(s, kinds.MatrixUnit)
-              and s.memory_styles[0] == "logic"}
-    assert slices["@cnv_w1a1/BinaryConnectConvolution_2"] == 2 and slices["@cnv_w1a1/BinaryConnectAffine_2"] == 10
+    in_logic = {s.layer.name: s.weight_words for s in pipeline.stages(net, by_rule)
+                if isinstance(s, kinds.MatrixUnit) and s.memory_styles[0] == "logic"}
+    assert [in_logic[name] for name in deep] == [1280, 192]
     before = pipeline.estimate(pipeline.stages(net, by_rule))[0]
     assert before.bram36 / 140 > before.lut / 53200
     placed = planner.plan(net, 28800, PYNQ)
     assert sorted(name for name, f in placed.items() if f.weights == "block") == deep
     chain = pipeline.stages(net, placed)
-    assert PYNQ.fits(chain) and all(s.weight_slices == 1 for s in chain
+    assert PYNQ.fits(chain) and all(s.weight_words <= planner.LOGIC_ROM_WORDS for s in chain
                                     if isinstance(s, kinds.MatrixUnit) and s.memory_styles[0] == "logic")
     small = planner.Limits.of(dataclasses.replace(PYNQ.board, resources={**PYNQ.board.resources, "bram36": 52}))
     kept = planner.plan(net, 28800, small)

@@ -151,25 +151,30 @@ def plan(network: ir.Network, budget: int, limits: Limits | None = None) -> dict
     return _placed(network, _Planner(network, limits).plan(budget), limits)
 
 
+# The deepest weight memory a plan leaves in logic while the board has the block RAM for it.
+# abc builds a deeper ROM's bit columns on ECP5 as chains of LUT4s that share logic with columns
+# far away, as deep as the design's longest logic path: CNV-W1A1's conv2 at --fps 3000 (192
+# words of 384 bits) put seven chained LUT4s and 8.6 ns of routing between its address register
+# and its word register, 92.5 MHz; read in registered 128-word slices still six, 95.0 MHz; in
+# block RAM, one registered read: 103.3 MHz and 7,444 LUT4 fewer.
+LOGIC_ROM_WORDS = 128
+
+
 def place_weights(network: ir.Network, folds: dict, limits: Limits) -> dict:
     """``folds`` with weight memories that the rule leaves in logic moved to block RAM, those
-    that save the most LUTs per BRAM36 first. A memory deeper than a slice in logic
-    (:func:`~finngen.compile.kinds.matrix.weight_slices`) moves while the design still fits the
-    board: such a ROM is read through chains of LUTs that abc shares across its columns, which
-    set the clock (CNV-W1A1 at ``--fps 3000``: conv2's 192 words of 384 bits read in 128-word
-    slices placed at 95.0 MHz on ECP5, in block RAM at 103.3 MHz, 7,444 LUT4 fewer). Any other
-    moves while each move lowers the largest share of any of the board's resources the design
-    takes: block RAM the design leaves idle is worth LUTs whatever the rule's exchange rate
-    says, until it is the scarcer of the two."""
+    that save the most LUTs per BRAM36 first. One deeper than :data:`LOGIC_ROM_WORDS` moves
+    while the design still fits the board; any other while each move lowers the largest share
+    of any of the board's resources the design takes: block RAM the design leaves idle is worth
+    LUTs whatever the rule's exchange rate says, until it is the scarcer of the two."""
     chain = pipeline.stages(network, folds)
     moves = []
     for stage in chain:
         if isinstance(stage, kinds.MatrixUnit) and stage.memory_styles[0] == "logic":
             now = stage.resources()
             then = replace(stage, fold=replace(stage.fold, weights="block")).resources()
-            if then.lut < now.lut or stage.weight_slices > 1:
-                moves.append((stage.weight_slices > 1, (now.lut - then.lut) / (then.bram36 - now.bram36),
-                              stage.layer.name))
+            deep = stage.weight_words > LOGIC_ROM_WORDS
+            if then.lut < now.lut or deep:
+                moves.append((deep, (now.lut - then.lut) / (then.bram36 - now.bram36), stage.layer.name))
     peak = _peak_share(chain, limits.board)
     for deep, _, name in sorted(moves, reverse=True):
         trial = {**folds, name: replace(folds[name], weights="block")}

@@ -24,8 +24,7 @@ import math
 from dataclasses import dataclass, fields
 
 __all__ = ["Resources", "memory", "memory_kind", "rom_style", "rom_luts_per_bit", "range_bits",
-           "with_fitted", "bram36", "column_depth", "LUT", "SLICE_DEPTH", "LOGIC_SLICE_DEPTH", "slice_depth",
-           "LUTS_PER_BRAM36", "ROM_PLACES"]
+           "with_fitted", "bram36", "column_depth", "LUT", "SLICE_DEPTH", "LUTS_PER_BRAM36", "ROM_PLACES"]
 
 
 @dataclass(frozen=True)
@@ -73,12 +72,12 @@ class Resources:
 # component kind) and prints them; docs/calibration.md records the fit and its error.
 LUT = {
     # MVTU, per PE
-    "xnor_popcount": 2.1,    # per SIMD lane, bipolar input: XNOR with the weight, popcount tree
-    "int_mac": 2.4,         # per SIMD lane and input bit, integer input: +-x, adder tree
-    "accumulate": 0.58,     # per accumulator bit: accumulator adder, 2c - n, threshold compare
-    "rom_logic": 1.08,      # per LUT of the weight/threshold ROMs in logic (rom_luts_per_bit)
+    "xnor_popcount": 2.09,   # per SIMD lane, bipolar input: XNOR with the weight, popcount tree
+    "int_mac": 2.39,        # per SIMD lane and input bit, integer input: +-x, adder tree
+    "accumulate": 0.61,     # per accumulator bit: accumulator adder, 2c - n, threshold compare
+    "rom_logic": 1.1,       # per LUT of the weight/threshold ROMs in logic (rom_luts_per_bit)
     # MVTU, once: fold counters, pipeline flags, the replay mux, valid-tap count, handshakes
-    "mvtu_control": 26.43,
+    "mvtu_control": 25.46,
     # sliding window unit, per line-buffer address bit: its dozen counters and pointer adders
     # are about that wide
     "swu_address": 24.12,
@@ -167,21 +166,6 @@ def bram36(depth: int, width: int) -> float:
 # side by side in one 512-word memory, as yosys lays out a deep one, so their words share 36-bit
 # block columns: no more blocks than the unsliced memory's.
 SLICE_DEPTH = 512
-
-# Words in one depth slice of a ROM in logic that the matrix unit reads slice by slice: two LUT6
-# and a MUXF7 on Xilinx (a level of LUTs, the mux free), eight LUT4s and their PFU muxes on ECP5.
-# abc builds a deeper ROM's bit columns on ECP5 as chains of LUT4s that share logic across
-# columns: CNV-W1A1's conv2 at --fps 3000 (192 words of 384 bits) put seven to nine chained LUT4s
-# and 10 ns of routing between its address and its word register, the accelerator's worst path.
-# Slices of 64 words would cost Xilinx a join LUT per bit and register from 65 words on, which
-# moved CNV-W1A1's plan at --fps 9000.
-LOGIC_SLICE_DEPTH = 128
-
-
-def slice_depth(style: str) -> int:
-    """Words in one depth slice of a ROM placed as ``style`` (a :data:`ROM_PLACES` value) that is
-    read slice by slice."""
-    return SLICE_DEPTH if style == "block" else LOGIC_SLICE_DEPTH
 
 
 def column_depth(width: int) -> int:

@@ -10,9 +10,9 @@ Pipeline (see :attr:`MVTU.latency`), one stage per cycle and no stall inside it:
 * stage 0: fold counters pick the weight word (``nf * SF + sf``) and the input beat (from the
   stream while ``nf == 0``, else from a replay buffer); the memories are read;
 * stage 1: the read data, then registered again (the block RAM's output register in Vivado);
-  a weight memory deeper than one slice (a column of blocks in block RAM, 128 words in logic) is
-  read in depth slices side by side, all registered, and joined by registered levels of 4:1
-  muxes (:func:`finngen.compile.kinds.matrix.weight_slices`); a replay buffer that may sit in block RAM
+  a weight memory in block RAM deeper than one block is read in depth slices side by side, all
+  registered, and joined by registered levels of 4:1 muxes
+  (:func:`finngen.compile.kinds.matrix.weight_slices`); a replay buffer that may sit in block RAM
   is registered before the mux that picks the beat
   (:func:`~finngen.compile.kinds.matrix.replay_registered`);
 * the XNOR-popcount (bipolar inputs) or signed sum of ``+-x`` (integer inputs) per PE, as an
@@ -46,7 +46,7 @@ from .. import ir
 from ..compile.kinds.matrix import (JOIN, THRESHOLD_LEAD, beat_copies, beat_stages, cycles_per_pixel,
                                    join_groups, memory_styles, replay_registered, rom_copies, threshold_copies,
                                    weight_lag, weight_slices, wide_stages)
-from ..compile.resources import ROM_PLACES, slice_depth
+from ..compile.resources import ROM_PLACES, SLICE_DEPTH
 from .arith import pipelined_tree_sum, tree_levels, tree_registers
 from .fifo import BUFFERED_LATENCY, StreamFIFO
 from .packing import lanes, require_divisor, window_shape
@@ -143,7 +143,7 @@ class MVTU(wiring.Component):
         """Cycles from the cycle the unit takes a pixel's last input beat (the last synapse fold
         of neuron fold 0) to the cycle that fold's output beat is valid on ``o``, without
         back-pressure: the memory read, its output register (and the slices' muxes, for weights
-        deeper than a slice; a register of the replay buffer's read in block RAM),
+        in block RAM deeper than a block; a register of the replay buffer's read in block RAM),
         the tree's ranks (and a wide unit's beat copies and registered tree sums), the
         accumulator, the sum (bipolar) and the threshold compare, then the output FIFO's two. (A
         static method: the compiler's stage kind asks it without building the unit.)"""
@@ -227,8 +227,7 @@ class MVTU(wiring.Component):
         for lag in range(weight_lag(layer, pe, simd, self.weights)):
             waddr = _registered(m, waddr, f"waddr{lag + 1}")
         if slices > 1:
-            weights1 = _sliced_rom(m, "weights", unsigned(pe * simd), self.weight_words(), weight_style, slices,
-                                   waddr)
+            weights1 = _sliced_rom(m, "weights", unsigned(pe * simd), self.weight_words(), slices, waddr)
         else:
             weights1 = _rom(m, "weights", unsigned(pe * simd), self.weight_words(), weight_style, waddr)
         now = next_stage()
@@ -440,26 +439,26 @@ def _copy(m, value, name):
     return held
 
 
-def _sliced_rom(m, name, shape, words, style, slices, address):
-    """A ROM of ``words`` placed as ``style`` says, deeper than a slice of
-    :func:`~finngen.compile.resources.slice_depth` words, read as ``slices`` slices of that depth
-    side by side in one memory: the row the low bits of ``address`` (a value of this cycle) pick
-    is read (:func:`_rom`) and registered, then the high bits pick the slice through registered
-    levels of 4:1 muxes (:func:`~finngen.compile.kinds.matrix.join_groups`); the word is valid two
-    cycles later plus one per level but the last, which the caller registers. A block's read data
-    leaves it late (5.6 ns on an ECP5 DP16KD without the output register, which yosys does not
-    use) and the blocks of a deep memory lie far apart, so the slices are joined after a register
-    at each block, and a few at a time: a 64-way mux in one cycle placed LFC at 71.5 MHz. In
-    logic, a slice is one level of LUTs (:data:`~finngen.compile.resources.LOGIC_SLICE_DEPTH` says
-    why)."""
+def _sliced_rom(m, name, shape, words, slices, address):
+    """A ROM of ``words`` in block RAM, deeper than :data:`~finngen.compile.resources.SLICE_DEPTH`,
+    read as ``slices`` slices of that depth side by side in one memory: the row the low bits of
+    ``address`` (a value of this cycle) pick is read synchronously and registered, then the high
+    bits pick the slice through registered levels of 4:1 muxes
+    (:func:`~finngen.compile.kinds.matrix.join_groups`); the word is valid two cycles later plus
+    one per level but the last, which the caller registers. A block's read data leaves it late
+    (5.6 ns on an ECP5 DP16KD without the output register, which yosys does not use) and the
+    blocks of a deep memory lie far apart, so the slices are joined after a register at each
+    block, and a few at a time: a 64-way mux in one cycle placed LFC at 71.5 MHz."""
     width = Shape.cast(shape).width
-    depth = slice_depth(style)
-    rows = [sum(words[k * depth + a] << (k * width) for k in range(slices) if k * depth + a < len(words))
-            for a in range(depth)]
-    low = exact_log2(depth)
-    read = _rom(m, name, unsigned(slices * width), rows, style, address[:low])
+    low = exact_log2(SLICE_DEPTH)
+    rows = [sum(words[k * SLICE_DEPTH + a] << (k * width) for k in range(slices) if k * SLICE_DEPTH + a < len(words))
+            for a in range(SLICE_DEPTH)]
+    mem = m.submodules[name] = memory.Memory(shape=unsigned(slices * width), depth=SLICE_DEPTH, init=rows,
+                                             attrs=ROM_ATTRS["block"])
+    port = mem.read_port()
+    m.d.comb += port.addr.eq(address[:low])
     row = Signal(slices * width, name=f"{name}_row", reset_less=True)
-    m.d.sync += row.eq(read)
+    m.d.sync += row.eq(port.data)
     select = address[low:]
     for stage in (1, 2):
         select, held = Signal(len(select), name=f"{name}_slice{stage}", reset_less=True), select

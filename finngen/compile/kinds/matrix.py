@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 from ... import ir
 from ..folding import Fold
-from ..resources import (LOGIC_SLICE_DEPTH, SLICE_DEPTH, Resources, block_ram_read, bram36, column_depth, memory,
-                         range_bits, rom_luts_per_bit, rom_style, slice_depth)
+from ..resources import (SLICE_DEPTH, Resources, block_ram_read, bram36, column_depth, memory, range_bits,
+                         rom_luts_per_bit, rom_style)
 from .base import Stage
 from .window import beat_bits
 
@@ -102,17 +102,15 @@ def wide_stages(layer: ir.MatrixLayer, pe: int, simd: int) -> int:
 
 
 def weight_slices(layer: ir.MatrixLayer, pe: int, simd: int, weights: str | None = None) -> int:
-    """How many depth slices of :func:`~finngen.compile.resources.slice_depth` words the unit
-    reads its weight memory in. In block RAM: one unless it is deeper than one column of blocks
-    holds (:func:`~finngen.compile.resources.column_depth`). In logic: one unless it is deeper than
-    :data:`~finngen.compile.resources.LOGIC_SLICE_DEPTH`. The slices lie side by side in one memory
-    of that depth, whose words are registered before muxes pick the slice, four ways a cycle
-    (finngen.hw.mvtu, :func:`weight_stages`)."""
+    """How many depth slices of :data:`~finngen.compile.resources.SLICE_DEPTH` words the unit
+    reads its weight memory in: one unless it sits in block RAM and is deeper than one column of
+    blocks holds (:func:`~finngen.compile.resources.column_depth`); then the slices lie side by
+    side in one memory of that depth, whose words are registered before muxes pick the slice,
+    four ways a cycle (finngen.hw.mvtu, :func:`weight_stages`)."""
     (depth, width), _ = memory_shapes(layer, pe, simd)
-    style = memory_styles(layer, pe, simd, weights)[0]
-    if style == "block" and depth <= column_depth(width):
+    if memory_styles(layer, pe, simd, weights)[0] != "block" or depth <= column_depth(width):
         return 1
-    return -(-depth // slice_depth(style))
+    return -(-depth // SLICE_DEPTH)
 
 
 # Slices a level of the join after a sliced weight memory picks from, registered: a 4:1 mux is one
@@ -211,8 +209,9 @@ class MatrixUnit(Stage):
         return memory_styles(self.layer, self.fold.pe, self.fold.simd, self.fold.weights)
 
     @property
-    def weight_slices(self) -> int:
-        return weight_slices(self.layer, self.fold.pe, self.fold.simd, self.fold.weights)
+    def weight_words(self) -> int:
+        """The depth of its weight memory: a word per fold."""
+        return self.neuron_folds * self.synapse_folds
 
     @property
     def neuron_folds(self) -> int:
@@ -310,8 +309,8 @@ class MatrixUnit(Stage):
         """The weight and (hidden layers) threshold memories where :func:`memory_styles` puts
         them, and the registers their words are read into. Returns (LUTs of those in logic,
         Resources of the rest: block RAMs and their word registers (a sliced weight memory's
-        too, in block RAM or logic, and the muxes that join its slices, :func:`weight_slices`);
-        for a ROM in logic the register of its address and of its word). In logic, identical bit columns
+        too, and the muxes that join its slices, :func:`weight_slices`); for a ROM in logic the
+        register of its address and of its word). In logic, identical bit columns
         merge, with their registers, which matters for shallow threshold ROMs: a column of d
         words is one of 2**d functions, so n random columns give about 2**d (1 - (1 - 2**-d)**n).
         A threshold memory in logic is one ROM per copy (:func:`threshold_copies`), columns
@@ -320,7 +319,7 @@ class MatrixUnit(Stage):
         layer, pe, simd = self.layer, self.fold.pe, self.fold.simd
         weights, thresholds = memory_shapes(layer, pe, simd)
         weight_style, threshold_style = self.memory_styles
-        roms = [(weights, weight_style, self.weight_slices)]
+        roms = [(weights, weight_style, weight_slices(layer, pe, simd, self.fold.weights))]
         luts, rest = 0, Resources()
         if thresholds is not None:
             depth, width = thresholds
@@ -329,23 +328,15 @@ class MatrixUnit(Stage):
             if len(copies) > 1:
                 rest += len(copies) * Resources(ff=range_bits(depth))
         for (depth, columns), style, slices in roms:
-            if slices > 1:
-                # the slices side by side (in logic read from copies of their address register)
-                # and their words registered, then a registered level of 4:1 muxes (a LUT6 each)
-                # per JOIN times the slices, the last one the word's register; the select held
-                # until each level takes its two bits
+            if style == "block" and slices > 1:
+                # the slices side by side and their words registered, then a registered level of
+                # 4:1 muxes (a LUT6 each) per JOIN times the slices, the last one the word's
+                # register; the select held until each level takes its two bits
                 groups = join_groups(slices)
                 select = range_bits(slices)
-                rest += Resources(lut=columns * sum(groups), ff=(slices + sum(groups)) * columns + 2 * select
+                rest += Resources(lut=columns * sum(groups), bram36=bram36(SLICE_DEPTH, slices * columns),
+                                  ff=(slices + sum(groups)) * columns + 2 * select
                                   + sum(select - 2 * level for level in range(1, len(groups))))
-                row = slices * columns
-                if style == "block":
-                    rest += Resources(bram36=bram36(SLICE_DEPTH, row))
-                else:
-                    # (the last slice holds the words left over: shallower columns)
-                    last = depth - (slices - 1) * LOGIC_SLICE_DEPTH
-                    luts += columns * ((slices - 1) * rom_luts_per_bit(LOGIC_SLICE_DEPTH) + rom_luts_per_bit(last))
-                    rest += Resources(ff=len(rom_copies(row)) * range_bits(LOGIC_SLICE_DEPTH))
                 continue
             if style == "block":
                 rest += Resources(bram36=bram36(depth, columns), ff=columns)
