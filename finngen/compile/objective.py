@@ -3,7 +3,7 @@
 The cheapest plan meeting the budget is not always the best buy: folds step by divisors, so
 the cheapest plan may leave lanes idle that a slightly larger, faster plan keeps busy.
 CNV-W1A1 at ``--fps 9000`` on the PYNQ-Z1: the cheapest plan takes 10,800 cycles per frame in
-26,655 LUT with 87.7 % of its XNOR lanes busy; the plan at 9,600 cycles takes 27,909 LUT
+26,759 LUT with 87.7 % of its XNOR lanes busy; the plan at 9,600 cycles takes 28,015 LUT
 (+4.7 %) for 12.5 % more frames, its lanes 97.4 % busy. The rule: among the plans meeting the
 budget that fit the board, the one with the most frames per second per LUT whose LUTs are at
 most :data:`MARGIN` above the cheapest's; ties go to the cheaper.
