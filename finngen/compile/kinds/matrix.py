@@ -210,8 +210,8 @@ class MatrixUnit(Stage):
 
     @property
     def weight_words(self) -> int:
-        """The depth of its weight memory: a word per fold."""
-        return self.neuron_folds * self.synapse_folds
+        """The depth of its weight memory (:func:`memory_shapes`)."""
+        return memory_shapes(self.layer, self.fold.pe, self.fold.simd)[0][0]
 
     @property
     def neuron_folds(self) -> int:
